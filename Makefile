@@ -1,0 +1,25 @@
+# intrapump: `make demo` and `make test` do all the set-up (a .venv with the project installed).
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test safety fuzz bench lint-imports clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "intrapump needs Python 3.11 or newer")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
+
+test: $(STAMP) lint-imports
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+
+demo: $(STAMP)
+	$(PY) -m firmware_sim.scenario --days 7
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo-out
