@@ -1,0 +1,106 @@
+"""Time-warp benchmark of the event-driven pump model.
+
+Simulates 365 days of a 48-step schedule with 6 patient bolus requests a day and a refill every
+30 days, and prints wall seconds per simulated year and the number of segments (events) the model
+processed. In the same run, a naive loop stepping ``advance_to`` one second at a time over one
+simulated day of the same scenario is timed and scaled to a year, for the speed-up ratio.
+
+    python benchmarks/timewarp.py [--json] [--profile]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import time
+
+from firmware_sim import DAY_MS, Pump, Schedule, Storage, load_profile
+
+HOUR_MS = 3_600_000
+REQUEST_HOURS = (7, 10, 13, 16, 19, 22)
+
+
+def make_pump() -> Pump:
+    """A 40 mL pump on morphine 10 mg/mL, 48-step schedule, patient boluses configured."""
+    pump = Pump(load_profile("ip40"), Storage(":memory:"))
+    steps = [(i * 30, 600_000 + (i % 8) * 100_000) for i in range(48)]
+    pump.program_therapy("morphine", 10_000, Schedule.daily(steps))
+    pump.refill_begin()
+    pump.refill_withdrawn(0)
+    pump.refill_complete(40_000_000, 10_000)
+    pump.start()
+    pump.configure_patient_bolus(dose_ug=200, duration_ms=15 * 60_000, lockout_ms=2 * HOUR_MS,
+                                 max_per_24h=6)
+    return pump
+
+
+def refill(pump: Pump) -> None:
+    """Withdraw what is left and fill 40 mL again."""
+    pump.refill_begin()
+    pump.refill_withdrawn(pump.status().reservoir_nl)
+    pump.refill_complete(40_000_000, 10_000)
+
+
+def run_days(pump: Pump, days: int, step_ms: int | None = None) -> None:
+    """Drive the scenario; ``step_ms`` set = naive loop advancing by that step."""
+    t = pump.status().time_ms
+    for day in range(days):
+        base = day * DAY_MS
+        if day and day % 30 == 0:
+            refill(pump)
+        for hour in (*REQUEST_HOURS, 24):
+            target = base + hour * HOUR_MS
+            if step_ms is None:
+                pump.advance_to(target)
+            else:
+                while t < target:
+                    t = min(t + step_ms, target)
+                    pump.advance_to(t)
+            t = target
+            if hour != 24:
+                pump.request_patient_bolus()
+
+
+def main() -> None:
+    """Run both measurements and print the figures."""
+    ap = argparse.ArgumentParser(description="event-driven vs tick-loop time warp")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--profile", action="store_true", help="print a cProfile summary")
+    args = ap.parse_args()
+
+    pump = make_pump()
+    prof = cProfile.Profile() if args.profile else None
+    t0 = time.perf_counter()
+    if prof:
+        prof.enable()
+    run_days(pump, 365)
+    if prof:
+        prof.disable()
+    year_s = time.perf_counter() - t0
+    events = pump.segments
+    st = pump.status()
+    assert st.filled_nl == st.delivered_nl + st.reservoir_nl + st.withdrawn_nl
+
+    tick_pump = make_pump()
+    t0 = time.perf_counter()
+    run_days(tick_pump, 1, step_ms=1000)
+    tick_day_s = time.perf_counter() - t0
+    speedup = tick_day_s * 365 / year_s
+
+    if args.json:
+        print(json.dumps({"seconds_per_year": round(year_s, 4), "events": events,
+                          "speedup_vs_tick": round(speedup, 1)}))
+    else:
+        print(f"event-driven: {year_s:.3f} s per simulated year, {events} events (segments), "
+              f"{st.event_count} log entries, state {st.state.name}, "
+              f"delivered {st.delivered_nl / 1e6:.1f} mL")
+        print(f"1 s tick loop: {tick_day_s:.2f} s per simulated day "
+              f"(~{tick_day_s * 365:.0f} s per year)")
+        print(f"speed-up: {speedup:.0f}x")
+    if prof:
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Frozen snapshots returned by the pump (status, patient bolus outcome)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .enums import Alarm, AlarmPriority, BolusKind, DenialReason, TherapyState
+
+
+@dataclass(frozen=True)
+class AlarmStatus:
+    """An active alarm, its priority, raise time (pump run ms) and acknowledgement."""
+
+    alarm: Alarm
+    priority: AlarmPriority
+    raised_ms: int
+    acked: bool
+
+
+@dataclass(frozen=True)
+class BolusStatus:
+    """The bolus in progress; ``end_ms`` is None for a bridge bolus (ends on volume)."""
+
+    kind: BolusKind
+    volume_nl: int
+    delivered_nl: int
+    remaining_nl: int
+    start_ms: int
+    end_ms: int | None
+
+
+@dataclass(frozen=True)
+class PumpStatus:
+    """Everything a programmer reads from the pump at ``time_ms`` (pump run clock) /
+    ``wall_ms`` (time of day clock)."""
+
+    state: TherapyState
+    time_ms: int
+    wall_ms: int
+    reservoir_nl: int
+    capacity_nl: int
+    low_threshold_nl: int
+    step_index: int | None
+    rate_nl_per_day: int
+    bolus: BolusStatus | None
+    alarms: tuple[AlarmStatus, ...]
+    alarm_mask: int
+    battery_remaining_uah: int
+    battery_percent: int
+    refill_due_ms: int | None
+    filled_nl: int
+    delivered_nl: int
+    withdrawn_nl: int
+    delivered_dose_ug: int
+    drug_name: str | None
+    concentration_ug_per_ml: int | None
+    event_count: int
+
+
+@dataclass(frozen=True)
+class PatientBolusResult:
+    """Outcome of a patient bolus request: granted, or denied with ``reason``."""
+
+    granted: bool
+    reason: DenialReason | None = None
+    volume_nl: int = 0
+    next_allowed_ms: int | None = None
