@@ -1,0 +1,176 @@
+"""Shared enumerations encoded by the protocol (values are wire values, u8 unless noted).
+
+The pump model uses the same names and values (see CONVENTIONS); the protocol only carries them.
+"""
+from __future__ import annotations
+
+import enum
+
+
+class MessageType(enum.IntEnum):
+    """Message type byte of a frame (offset 12 of the header).
+
+    Requests are 0x01-0x7F; the specific response of a request has the same low 7 bits with
+    bit 7 set (e.g. GET_STATUS 0x10 -> STATUS 0x90). ACK/NAK (0xF0/0xF1) answer any request;
+    0xE0-0xEF are unsolicited pump events.
+    """
+
+    IDENTIFY = 0x01
+    SESSION_OPEN = 0x02
+    SESSION_PROOF = 0x03
+    SESSION_CLOSE = 0x04
+    GET_STATUS = 0x10
+    GET_DRUG = 0x11
+    SET_DRUG = 0x12
+    GET_SCHEDULE = 0x13
+    SET_SCHEDULE = 0x14
+    GET_LIMITS = 0x15
+    SET_LIMITS = 0x16
+    START_THERAPY = 0x20
+    STOP_THERAPY = 0x21
+    CLINICIAN_BOLUS = 0x22
+    PATIENT_BOLUS = 0x23
+    CANCEL_BOLUS = 0x24
+    PRIMING_BOLUS = 0x25
+    REFILL_BEGIN = 0x30
+    REFILL_WITHDRAWN = 0x31
+    REFILL_COMPLETE = 0x32
+    GET_ALARMS = 0x40
+    ACK_ALARM = 0x41
+    READ_LOG = 0x42
+    GET_CLOCK = 0x50
+    SET_CLOCK = 0x51
+    SET_TELEMETRY = 0x52
+    INJECT_FAULT = 0x5F
+
+    IDENTITY = 0x81
+    SESSION_CHALLENGE = 0x82
+    SESSION_ACCEPTED = 0x83
+    STATUS = 0x90
+    DRUG = 0x91
+    SCHEDULE = 0x93
+    LIMITS = 0x95
+    BOLUS_STARTED = 0xA2
+    PATIENT_BOLUS_RESULT = 0xA3
+    REFILL_RESULT = 0xB2
+    ALARM_LIST = 0xC0
+    LOG_PAGE = 0xC2
+    CLOCK = 0xD0
+
+    ALARM_EVENT = 0xE0
+    STATUS_PUSH = 0xE1
+
+    ACK = 0xF0
+    NAK = 0xF1
+
+
+class FrameKind(enum.IntEnum):
+    """Bits 0-1 of the flags byte: what the frame is."""
+
+    REQUEST = 0
+    RESPONSE = 1
+    EVENT = 2
+
+
+class Flag(enum.IntFlag):
+    """Flag bits of the frame header (bits 0-1 are the FrameKind)."""
+
+    KIND_MASK = 0x03
+    TAG = 0x04  # a 16-byte session authentication tag follows the payload
+
+
+class TherapyState(enum.IntEnum):
+    """Therapy state of the pump (status.state)."""
+
+    STOPPED = 0
+    INFUSING = 1
+    BOLUS = 2
+    REFILL = 3
+    EMPTY = 4
+    FAULT = 5
+    END_OF_SERVICE = 6
+
+
+class Alarm(enum.IntEnum):
+    """Alarm id; also its bit index in the u16 `active_alarms` bitmask."""
+
+    LOW_RESERVOIR = 0
+    EMPTY_RESERVOIR = 1
+    REFILL_DUE = 2
+    BATTERY_ERI = 3
+    END_OF_SERVICE = 4
+    MOTOR_STALL = 5
+    MEMORY_ERROR = 6
+    REFILL_DISCREPANCY = 7
+
+
+class AlarmPriority(enum.IntEnum):
+    """Alarm priority."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+
+ALARM_PRIORITY: dict[Alarm, AlarmPriority] = {
+    Alarm.LOW_RESERVOIR: AlarmPriority.MEDIUM,
+    Alarm.EMPTY_RESERVOIR: AlarmPriority.HIGH,
+    Alarm.REFILL_DUE: AlarmPriority.LOW,
+    Alarm.BATTERY_ERI: AlarmPriority.MEDIUM,
+    Alarm.END_OF_SERVICE: AlarmPriority.HIGH,
+    Alarm.MOTOR_STALL: AlarmPriority.HIGH,
+    Alarm.MEMORY_ERROR: AlarmPriority.HIGH,
+    Alarm.REFILL_DISCREPANCY: AlarmPriority.MEDIUM,
+}
+
+
+class BolusKind(enum.IntEnum):
+    """Kind of the active bolus."""
+
+    NONE = 0
+    CLINICIAN = 1
+    PATIENT = 2
+    PRIMING = 3
+    BRIDGE = 4
+
+
+class Role(enum.IntEnum):
+    """Session role; each role has its own per-device key."""
+
+    CLINICIAN = 1
+    PATIENT = 2
+
+
+class Weekday(enum.IntEnum):
+    """Schedule plan selector; EVERY_DAY (0xFF) is the default plan."""
+
+    MONDAY = 0
+    TUESDAY = 1
+    WEDNESDAY = 2
+    THURSDAY = 3
+    FRIDAY = 4
+    SATURDAY = 5
+    SUNDAY = 6
+    EVERY_DAY = 0xFF
+
+
+class DenialReason(enum.IntEnum):
+    """Why a patient bolus was denied (0 = granted)."""
+
+    NONE = 0
+    LOCKOUT = 1
+    DAILY_MAXIMUM = 2
+    NOT_CONFIGURED = 3
+    NOT_INFUSING = 4
+    HARD_DAILY_LIMIT = 5
+    BOLUS_ACTIVE = 6
+
+
+class FaultKind(enum.IntEnum):
+    """Fault injected by INJECT_FAULT (emulator only, clinician only)."""
+
+    MOTOR_STALL = 1
+    MEMORY_ERROR = 2
+    BATTERY_ERI = 3
+    END_OF_SERVICE = 4
+    CLEAR_MOTOR_STALL = 5

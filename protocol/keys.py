@@ -1,0 +1,91 @@
+"""Per-device role keys: the documented development keys and the key-file loader.
+
+Key file (JSON, UTF-8)::
+
+    {"format": "intrapump-keys/1",
+     "serial_number": "IP-000001",              (optional, informative)
+     "keys": {"clinician": "<64 hex chars>", "patient": "<64 hex chars>"}}
+
+Each key is 16..64 bytes written as hex; 32 random bytes are recommended. A role missing from
+"keys" cannot open sessions.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Mapping
+
+from .enums import Role
+
+log = logging.getLogger(__name__)
+
+KEY_FILE_FORMAT = "intrapump-keys/1"
+MIN_KEY_BYTES = 16
+MAX_KEY_BYTES = 64
+
+# DEVELOPMENT KEYS - PUBLIC, NOT SECRET. SHA-256 of
+# "intrapump development key, NOT SECRET: <role>". The simulator uses them when no key file is
+# given so that tests and demos work out of the box; never provision them in anything real.
+DEVELOPMENT_KEYS: dict[Role, bytes] = {
+    Role.CLINICIAN: bytes.fromhex("152745736c2cd9bee4f87d1e3dc49c48971f0ecda0397e42d2868c90eb641320"),
+    Role.PATIENT: bytes.fromhex("98174030df43a59e75768823b4dad4397d26292e1a8b55b073d2a9e66455b24e"),
+}
+
+
+class KeyFileError(ValueError):
+    """The key file is unreadable or does not follow KEY_FILE_FORMAT (message says where)."""
+
+
+def parse_keys(doc: Mapping[str, object]) -> dict[Role, bytes]:
+    """Role keys from an already-loaded key document; raises KeyFileError."""
+    if not isinstance(doc, Mapping) or doc.get("format") != KEY_FILE_FORMAT:
+        raise KeyFileError(f"'format' must be {KEY_FILE_FORMAT!r}")
+    raw = doc.get("keys")
+    if not isinstance(raw, Mapping) or not raw:
+        raise KeyFileError("'keys' must be a non-empty object of role -> hex key")
+    keys: dict[Role, bytes] = {}
+    for name, value in raw.items():
+        try:
+            role = Role[str(name).upper()]
+        except KeyError:
+            raise KeyFileError(f"keys.{name}: unknown role (clinician, patient)") from None
+        if not isinstance(value, str):
+            raise KeyFileError(f"keys.{name}: must be a hex string")
+        try:
+            key = bytes.fromhex(value)
+        except ValueError:
+            raise KeyFileError(f"keys.{name}: not valid hex") from None
+        if not MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES:
+            raise KeyFileError(f"keys.{name}: {len(key)} bytes, need {MIN_KEY_BYTES}..{MAX_KEY_BYTES}")
+        keys[role] = key
+    return keys
+
+
+def load_keys(path: str | os.PathLike[str]) -> dict[Role, bytes]:
+    """Read a key file (see module doc) and return {Role: key bytes}; raises KeyFileError."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError) as exc:
+        log.error("key file %s unreadable: %s", path, exc)
+        raise KeyFileError(f"{path}: {exc}") from None
+    try:
+        return parse_keys(doc)
+    except KeyFileError as exc:
+        log.error("key file %s invalid: %s", path, exc)
+        raise KeyFileError(f"{path}: {exc}") from None
+
+
+def dump_keys(keys: Mapping[Role, bytes], serial_number: str | None = None) -> str:
+    """Key-file JSON text for `keys` (for provisioning tools and tests)."""
+    doc: dict[str, object] = {"format": KEY_FILE_FORMAT}
+    if serial_number is not None:
+        doc["serial_number"] = serial_number
+    doc["keys"] = {Role(r).name.lower(): k.hex() for r, k in keys.items()}
+    return json.dumps(doc, indent=2)
+
+
+def generate_keys() -> dict[Role, bytes]:
+    """Fresh random 32-byte keys for every role."""
+    return {role: os.urandom(32) for role in Role}

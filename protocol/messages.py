@@ -1,0 +1,481 @@
+"""One `construct` declaration per message payload, and the message registry.
+
+Every payload is big-endian. Field names carry their units (`_nl`, `_ug`, `_ms`,
+`_ug_per_ml`, `_nl_per_day`, `_minute`); the construct docstrings say the rest. The registry maps
+each MessageType to a MessageSpec (its construct, kind, the responses a request may get), and
+`decode_payload` / `encode_payload` are the only entry points the rest of the code needs.
+
+Untrusted payloads reach a *compiled* parser only when the message has a fixed size and the
+payload length equals it exactly (compiled parsers drop length checks); every other payload is
+parsed by the uncompiled declaration and must be consumed exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import struct
+import logging
+from typing import Any, Mapping
+
+from construct import (
+    Bytes,
+    Construct,
+    FormatField,
+    Renamed,
+    ConstructError,
+    ExprValidator,
+    Int8ub,
+    Int16ub,
+    Int32ub,
+    Int64ub,
+    PascalString,
+    PrefixedArray,
+    Struct,
+)
+
+from .enums import MessageType as MT
+from .errors import NakCode, ProtocolError
+
+log = logging.getLogger(__name__)
+
+MAX_STEPS = 48
+MAX_ALARMS = 16
+MAX_LOG_ENTRIES = 16
+NONCE_BYTES = 16
+PROOF_BYTES = 32
+MAX_TEXT = {"model": 16, "serial_number": 16, "firmware_version": 16, "drug_name": 24,
+            "detail": 48}
+
+
+def _text(max_bytes: int) -> Construct:
+    """UTF-8 string with a u8 length prefix, at most `max_bytes` encoded bytes."""
+    return ExprValidator(PascalString(Int8ub, "utf8"),
+                         lambda obj, ctx: len(obj.encode("utf8")) <= max_bytes)
+
+
+def _array(max_items: int, item: Construct) -> Construct:
+    """Array with a u8 count prefix, at most `max_items` items."""
+    return ExprValidator(PrefixedArray(Int8ub, item), lambda obj, ctx: len(obj) <= max_items)
+
+
+EMPTY = Struct()
+
+# --- shared pieces ---------------------------------------------------------------------------
+
+ScheduleStep = Struct(
+    "start_minute" / Int16ub * "minute of the day the step starts, 0..1439",
+    "rate_nl_per_day" / Int32ub * "basal rate during the step, nL/day",
+)
+
+AlarmEntry = Struct(
+    "alarm" / Int8ub * "Alarm id (bit index of active_alarms)",
+    "priority" / Int8ub * "AlarmPriority: LOW=1, MEDIUM=2, HIGH=3",
+    "raised_ms" / Int64ub * "pump time the alarm was raised, ms",
+    "acknowledged" / Int8ub * "1 if acknowledged, else 0",
+)
+
+LogEntry = Struct(
+    "index" / Int32ub * "entry index in the event log, 0-based, increasing",
+    "time_ms" / Int64ub * "pump time of the event, ms",
+    "kind" / Int16ub * "event kind code (firmware event-log kind)",
+    "detail" / _text(MAX_TEXT["detail"]) * "short UTF-8 detail text, <= 48 bytes",
+)
+
+# --- session / identification ----------------------------------------------------------------
+
+Identify = EMPTY
+Identity = Struct(
+    "model" / _text(MAX_TEXT["model"]) * "model name, UTF-8 <= 16 bytes",
+    "serial_number" / _text(MAX_TEXT["serial_number"]) * "serial number, UTF-8 <= 16 bytes",
+    "firmware_version" / _text(MAX_TEXT["firmware_version"]) * "firmware version, UTF-8 <= 16 bytes",
+    "protocol_version" / Int8ub * "protocol version spoken (1)",
+    "reservoir_capacity_nl" / Int32ub * "reservoir capacity, nL",
+    "weekday_plans" / Int8ub * "1 if the model supports per-weekday schedules, else 0",
+)
+SessionOpen = Struct(
+    "role" / Int8ub * "Role: CLINICIAN=1, PATIENT=2",
+    "host_nonce" / Bytes(NONCE_BYTES) * "16 random bytes chosen by the host",
+)
+SessionChallenge = Struct(
+    "session_id" / Int32ub * "non-zero session id chosen by the pump",
+    "pump_nonce" / Bytes(NONCE_BYTES) * "16 random bytes chosen by the pump",
+)
+SessionProof = Struct(
+    "session_id" / Int32ub * "session id from the challenge",
+    "proof" / Bytes(PROOF_BYTES) * "HMAC-SHA256(role key, 'intrapump/v1/host-proof' || transcript)",
+)
+SessionAccepted = Struct(
+    "pump_proof" / Bytes(PROOF_BYTES) * "HMAC-SHA256(role key, 'intrapump/v1/pump-proof' || transcript)",
+)
+SessionClose = EMPTY
+
+# --- status / drug / schedule / limits -------------------------------------------------------
+
+GetStatus = EMPTY
+Status = Struct(
+    "state" / Int8ub * "TherapyState",
+    "time_ms" / Int64ub * "pump clock, ms since the pump epoch",
+    "reservoir_nl" / Int32ub * "drug volume in the reservoir, nL",
+    "reservoir_capacity_nl" / Int32ub * "reservoir capacity, nL",
+    "step_index" / Int8ub * "index of the current schedule step, 0xFF = none",
+    "step_start_minute" / Int16ub * "start minute of the current step, 0..1439",
+    "rate_nl_per_day" / Int32ub * "basal rate being delivered now, nL/day (0 when not infusing)",
+    "bolus_kind" / Int8ub * "BolusKind of the active bolus (NONE=0)",
+    "bolus_remaining_nl" / Int32ub * "volume still to deliver in the active bolus, nL",
+    "bolus_end_ms" / Int64ub * "pump time the active bolus ends, ms (0 = no bolus)",
+    "active_alarms" / Int16ub * "bitmask of active alarms, bit i = Alarm i",
+    "battery_percent" / Int8ub * "remaining battery, 0..100 %",
+    "refill_due_ms" / Int64ub * "pump time the refill is due, ms (0 = not computable)",
+)
+GetDrug = EMPTY
+Drug = Struct(
+    "drug_name" / _text(MAX_TEXT["drug_name"]) * "drug library name, UTF-8 <= 24 bytes",
+    "concentration_ug_per_ml" / Int32ub * "drug concentration, ug/mL",
+)
+SetDrug = Drug
+GetSchedule = Struct(
+    "weekday" / Int8ub * "Weekday 0..6 (MONDAY..SUNDAY) or 0xFF = every-day plan",
+)
+Schedule = Struct(
+    "weekday" / Int8ub * "Weekday 0..6 or 0xFF = every-day plan",
+    "steps" / _array(MAX_STEPS, ScheduleStep) * "u8 count then up to 48 steps",
+)
+SetSchedule = Schedule
+GetLimits = EMPTY
+Limits = Struct(
+    "patient_bolus_dose_ug" / Int32ub * "dose of one patient bolus, ug (0 = patient bolus off)",
+    "patient_bolus_duration_ms" / Int32ub * "duration of one patient bolus, ms",
+    "patient_lockout_ms" / Int32ub * "minimum time between patient boluses, ms",
+    "patient_max_per_day" / Int8ub * "maximum patient boluses in any 24 h",
+    "low_reservoir_threshold_nl" / Int32ub * "low-reservoir alarm threshold, nL",
+)
+SetLimits = Limits
+
+# --- therapy ---------------------------------------------------------------------------------
+
+StartTherapy = EMPTY
+StopTherapy = EMPTY
+ClinicianBolus = Struct(
+    "volume_nl" / Int32ub * "bolus volume, nL (0 = use dose_ug)",
+    "dose_ug" / Int32ub * "bolus dose, ug (0 = use volume_nl); exactly one is non-zero",
+    "duration_ms" / Int32ub * "bolus duration, ms",
+)
+PatientBolus = EMPTY
+PatientBolusResult = Struct(
+    "granted" / Int8ub * "1 = granted, 0 = denied",
+    "denial_reason" / Int8ub * "DenialReason (NONE=0 when granted)",
+    "dose_ug" / Int32ub * "dose granted, ug (0 when denied)",
+    "volume_nl" / Int32ub * "volume granted, nL (0 when denied)",
+    "end_ms" / Int64ub * "pump time the bolus ends, ms (0 when denied)",
+    "next_allowed_ms" / Int64ub * "earliest pump time of the next allowed patient bolus, ms",
+    "boluses_today" / Int8ub * "patient boluses granted in the last 24 h",
+)
+CancelBolus = EMPTY
+PrimingBolus = Struct(
+    "volume_nl" / Int32ub * "priming volume (catheter + tubing), nL",
+    "duration_ms" / Int32ub * "priming duration, ms",
+)
+BolusStarted = Struct(
+    "bolus_kind" / Int8ub * "BolusKind started",
+    "volume_nl" / Int32ub * "bolus volume, nL",
+    "start_ms" / Int64ub * "pump time the bolus started, ms",
+    "end_ms" / Int64ub * "pump time the bolus ends, ms",
+)
+
+# --- refill ----------------------------------------------------------------------------------
+
+RefillBegin = EMPTY
+RefillWithdrawn = Struct(
+    "withdrawn_nl" / Int32ub * "volume withdrawn from the reservoir, nL",
+)
+RefillComplete = Struct(
+    "withdrawn_nl" / Int32ub * "volume withdrawn from the reservoir, nL",
+    "filled_nl" / Int32ub * "volume filled into the reservoir, nL",
+    "concentration_ug_per_ml" / Int32ub * "concentration of the new drug, ug/mL",
+)
+RefillResult = Struct(
+    "reservoir_nl" / Int32ub * "reservoir volume after the refill, nL",
+    "expected_withdrawn_nl" / Int32ub * "volume the pump expected to be withdrawn, nL",
+    "discrepancy" / Int8ub * "1 if the REFILL_DISCREPANCY alarm was raised, else 0",
+    "refill_due_ms" / Int64ub * "next refill-due pump time, ms (0 = not computable)",
+)
+
+# --- alarms / log / clock / test bench -------------------------------------------------------
+
+GetAlarms = EMPTY
+AlarmList = Struct(
+    "alarms" / _array(MAX_ALARMS, AlarmEntry) * "u8 count then the active alarms",
+)
+AckAlarm = Struct(
+    "alarm" / Int8ub * "Alarm id to acknowledge",
+)
+ReadLog = Struct(
+    "start_index" / Int32ub * "index of the first entry wanted",
+    "count" / Int8ub * "entries wanted, 1..16",
+)
+LogPage = Struct(
+    "total_count" / Int32ub * "number of entries in the whole log",
+    "entries" / _array(MAX_LOG_ENTRIES, LogEntry) * "u8 count then up to 16 entries",
+)
+GetClock = EMPTY
+Clock = Struct(
+    "time_ms" / Int64ub * "pump clock, ms since the pump epoch",
+)
+SetClock = Clock
+SetTelemetry = Struct(
+    "interval_ms" / Int32ub * "STATUS_PUSH period, ms (0 = off)",
+)
+InjectFault = Struct(
+    "fault" / Int8ub * "FaultKind (emulator only)",
+)
+AlarmEvent = Struct(
+    "alarm" / Int8ub * "Alarm id",
+    "raised" / Int8ub * "1 = raised, 0 = cleared",
+    "priority" / Int8ub * "AlarmPriority",
+    "time_ms" / Int64ub * "pump time of the change, ms",
+    "active_alarms" / Int16ub * "bitmask of active alarms after the change",
+)
+StatusPush = Status
+Ack = Struct(
+    "request_type" / Int8ub * "MessageType of the request acknowledged",
+)
+Nak = Struct(
+    "code" / Int8ub * "NakCode",
+    "request_type" / Int8ub * "MessageType of the request refused",
+    "retry_after_ms" / Int32ub * "back-off before retrying, ms (RATE_LIMITED/BUSY; else 0)",
+    "detail" / _text(MAX_TEXT["detail"]) * "offending field name or reason, UTF-8 <= 48 bytes",
+)
+
+
+# --- registry --------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class MessageSpec:
+    """Everything the codec knows about one message type."""
+
+    msg_type: MT
+    construct: Construct
+    kind: str  # "request" | "response" | "event"
+    responses: tuple[MT, ...]  # for requests: possible success responses (NAK always possible)
+    summary: str
+    fixed_size: int | None  # payload size in bytes when constant, else None
+
+
+def _spec(t: MT, con: Construct, kind: str, summary: str, responses: tuple[MT, ...] = ()) -> MessageSpec:
+    try:
+        size: int | None = con.sizeof()
+    except ConstructError:
+        size = None
+    return MessageSpec(t, con, kind, tuple(responses), summary, size)
+
+
+_ACK = (MT.ACK,)
+REGISTRY: dict[MT, MessageSpec] = {s.msg_type: s for s in [
+    _spec(MT.IDENTIFY, Identify, "request", "ask model/serial/versions; no session needed", (MT.IDENTITY,)),
+    _spec(MT.SESSION_OPEN, SessionOpen, "request", "start a session for a role", (MT.SESSION_CHALLENGE,)),
+    _spec(MT.SESSION_PROOF, SessionProof, "request", "prove knowledge of the role key", (MT.SESSION_ACCEPTED,)),
+    _spec(MT.SESSION_CLOSE, SessionClose, "request", "end the session", _ACK),
+    _spec(MT.GET_STATUS, GetStatus, "request", "read the pump status", (MT.STATUS,)),
+    _spec(MT.GET_DRUG, GetDrug, "request", "read drug and concentration", (MT.DRUG,)),
+    _spec(MT.SET_DRUG, SetDrug, "request", "program drug and concentration", _ACK),
+    _spec(MT.GET_SCHEDULE, GetSchedule, "request", "read a schedule plan", (MT.SCHEDULE,)),
+    _spec(MT.SET_SCHEDULE, SetSchedule, "request", "program a schedule plan", _ACK),
+    _spec(MT.GET_LIMITS, GetLimits, "request", "read patient-bolus limits and threshold", (MT.LIMITS,)),
+    _spec(MT.SET_LIMITS, SetLimits, "request", "program patient-bolus limits and threshold", _ACK),
+    _spec(MT.START_THERAPY, StartTherapy, "request", "start infusing the schedule", _ACK),
+    _spec(MT.STOP_THERAPY, StopTherapy, "request", "stop the pump", _ACK),
+    _spec(MT.CLINICIAN_BOLUS, ClinicianBolus, "request", "start a clinician bolus", (MT.BOLUS_STARTED,)),
+    _spec(MT.PATIENT_BOLUS, PatientBolus, "request", "ask for a patient bolus", (MT.PATIENT_BOLUS_RESULT,)),
+    _spec(MT.CANCEL_BOLUS, CancelBolus, "request", "cancel the active bolus", _ACK),
+    _spec(MT.PRIMING_BOLUS, PrimingBolus, "request", "start a priming bolus", (MT.BOLUS_STARTED,)),
+    _spec(MT.REFILL_BEGIN, RefillBegin, "request", "enter refill (delivery stops)", _ACK),
+    _spec(MT.REFILL_WITHDRAWN, RefillWithdrawn, "request", "report the withdrawn volume", _ACK),
+    _spec(MT.REFILL_COMPLETE, RefillComplete, "request", "finish the refill", (MT.REFILL_RESULT,)),
+    _spec(MT.GET_ALARMS, GetAlarms, "request", "list active alarms", (MT.ALARM_LIST,)),
+    _spec(MT.ACK_ALARM, AckAlarm, "request", "acknowledge an alarm", _ACK),
+    _spec(MT.READ_LOG, ReadLog, "request", "read a page of the event log", (MT.LOG_PAGE,)),
+    _spec(MT.GET_CLOCK, GetClock, "request", "read the pump clock", (MT.CLOCK,)),
+    _spec(MT.SET_CLOCK, SetClock, "request", "set the pump clock", _ACK),
+    _spec(MT.SET_TELEMETRY, SetTelemetry, "request", "enable/disable periodic STATUS_PUSH", _ACK),
+    _spec(MT.INJECT_FAULT, InjectFault, "request", "EMULATOR ONLY: inject a fault", _ACK),
+    _spec(MT.IDENTITY, Identity, "response", "answer to IDENTIFY"),
+    _spec(MT.SESSION_CHALLENGE, SessionChallenge, "response", "answer to SESSION_OPEN"),
+    _spec(MT.SESSION_ACCEPTED, SessionAccepted, "response", "answer to a valid SESSION_PROOF"),
+    _spec(MT.STATUS, Status, "response", "answer to GET_STATUS"),
+    _spec(MT.DRUG, Drug, "response", "answer to GET_DRUG"),
+    _spec(MT.SCHEDULE, Schedule, "response", "answer to GET_SCHEDULE"),
+    _spec(MT.LIMITS, Limits, "response", "answer to GET_LIMITS"),
+    _spec(MT.BOLUS_STARTED, BolusStarted, "response", "answer to CLINICIAN_BOLUS/PRIMING_BOLUS"),
+    _spec(MT.PATIENT_BOLUS_RESULT, PatientBolusResult, "response", "answer to PATIENT_BOLUS"),
+    _spec(MT.REFILL_RESULT, RefillResult, "response", "answer to REFILL_COMPLETE"),
+    _spec(MT.ALARM_LIST, AlarmList, "response", "answer to GET_ALARMS"),
+    _spec(MT.LOG_PAGE, LogPage, "response", "answer to READ_LOG"),
+    _spec(MT.CLOCK, Clock, "response", "answer to GET_CLOCK"),
+    _spec(MT.ALARM_EVENT, AlarmEvent, "event", "unsolicited: alarm raised or cleared"),
+    _spec(MT.STATUS_PUSH, StatusPush, "event", "unsolicited: periodic status telemetry"),
+    _spec(MT.ACK, Ack, "response", "generic success answer"),
+    _spec(MT.NAK, Nak, "response", "refusal with NakCode and detail"),
+]}
+
+class FlatCodec:
+    """struct.Struct codec derived from a flat, fixed-size Struct declaration.
+
+    Built only from the construct declaration (its FormatField and fixed-length Bytes
+    subcons), so the declaration stays the single source of truth; tests check it against
+    construct's own parse/build. Only used on payloads whose length equals `size`.
+    """
+
+    def __init__(self, names: list[str], fmt: str, byte_fields: list[tuple[int, int]]) -> None:
+        self.names = tuple(names)
+        self.byte_fields = tuple(byte_fields)  # (index, exact length) of Bytes fields
+        self.struct = struct.Struct(fmt)
+        self.size = self.struct.size
+
+    @classmethod
+    def derive(cls, con: Construct) -> "FlatCodec | None":
+        """A FlatCodec for `con`, or None when `con` is not a flat fixed-size Struct."""
+        if not isinstance(con, Struct):
+            return None
+        names: list[str] = []
+        byte_fields: list[tuple[int, int]] = []
+        fmt = ">"
+        for sc in con.subcons:
+            inner = sc
+            while isinstance(inner, Renamed):
+                inner = inner.subcon
+            if not sc.name:
+                return None
+            if isinstance(inner, FormatField) and inner.fmtstr[0] == ">":
+                fmt += inner.fmtstr[1:]
+            elif isinstance(inner, Bytes) and isinstance(inner.length, int):
+                fmt += f"{inner.length}s"
+                byte_fields.append((len(names), inner.length))
+            else:
+                return None
+            names.append(sc.name)
+        return cls(names, fmt, byte_fields)
+
+    def parse(self, payload: bytes) -> dict[str, Any]:
+        """Fields of a payload of exactly `size` bytes."""
+        return dict(zip(self.names, self.struct.unpack(payload)))
+
+    def build(self, fields: Mapping[str, Any]) -> bytes:
+        """Payload from fields (KeyError for a missing field, struct.error for a bad value)."""
+        values = [fields[n] for n in self.names]
+        for index, length in self.byte_fields:  # struct would silently pad or cut
+            value = values[index]
+            if not isinstance(value, (bytes, bytearray)) or len(value) != length:
+                raise ValueError(f"{self.names[index]}: need exactly {length} bytes")
+        return self.struct.pack(*values)
+
+
+# Fast codecs for flat fixed-size payloads (their length is checked before use); the rest are
+# parsed by the uncompiled declaration.
+FLAT: dict[MT, FlatCodec] = {}
+for _t, _s in REGISTRY.items():
+    _c = FlatCodec.derive(_s.construct)
+    if _c is not None and _c.size > 0:
+        FLAT[_t] = _c
+_EMPTY_FIELDS: dict[str, Any] = {}
+
+
+def spec(msg_type: int) -> MessageSpec:
+    """The MessageSpec of `msg_type`; ProtocolError(UNKNOWN_MESSAGE_TYPE) if unknown."""
+    try:
+        return REGISTRY[MT(msg_type)]
+    except (ValueError, KeyError):
+        raise ProtocolError(NakCode.UNKNOWN_MESSAGE_TYPE, f"type 0x{msg_type:02X}") from None
+
+
+def to_plain(obj: Any) -> Any:
+    """Container/ListContainer -> plain dict/list, dropping construct's private `_` keys."""
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items() if not k.startswith("_")}
+    if isinstance(obj, list):
+        return [to_plain(v) for v in obj]
+    return obj
+
+
+def _check_semantics(msg_type: MT, fields: Mapping[str, Any]) -> None:
+    """Wire-level limits that have a specific NakCode rather than MALFORMED_PAYLOAD."""
+    if msg_type in (MT.SET_SCHEDULE, MT.SCHEDULE) and len(fields["steps"]) > MAX_STEPS:
+        raise ProtocolError(NakCode.TOO_MANY_STEPS, f"steps: {len(fields['steps'])} > {MAX_STEPS}")
+
+
+def decode_payload(msg_type: int, payload: bytes) -> dict[str, Any]:
+    """Parse `payload` of `msg_type` into a plain dict of fields.
+
+    The whole payload must be consumed exactly. Raises ProtocolError with
+    UNKNOWN_MESSAGE_TYPE, MALFORMED_PAYLOAD (detail names the problem) or TOO_MANY_STEPS.
+    Never raises anything else.
+    """
+    s = REGISTRY.get(msg_type) or spec(msg_type)
+    size = s.fixed_size
+    if size is not None:
+        if len(payload) != size:
+            raise ProtocolError(NakCode.MALFORMED_PAYLOAD,
+                                f"{s.msg_type.name}: length {len(payload)} != {size}")
+        if size == 0:
+            return {}
+        codec = FLAT.get(s.msg_type)
+        if codec is not None:
+            return codec.parse(payload)
+        return to_plain(s.construct.parse(payload))
+    stream = io.BytesIO(payload)
+    try:
+        obj = s.construct.parse_stream(stream)
+    except (ConstructError, UnicodeDecodeError, ValueError) as exc:
+        if payload and s.msg_type in (MT.SET_SCHEDULE, MT.SCHEDULE) and len(payload) > 1 \
+                and payload[1] > MAX_STEPS:
+            raise ProtocolError(NakCode.TOO_MANY_STEPS, f"steps: {payload[1]} > {MAX_STEPS}") from None
+        raise ProtocolError(NakCode.MALFORMED_PAYLOAD,
+                            f"{s.msg_type.name}: {type(exc).__name__}") from None
+    if stream.tell() != len(payload):
+        raise ProtocolError(NakCode.MALFORMED_PAYLOAD,
+                            f"{s.msg_type.name}: {len(payload) - stream.tell()} trailing bytes")
+    fields = to_plain(obj)
+    _check_semantics(s.msg_type, fields)
+    return fields
+
+
+def encode_payload(msg_type: int, fields: Mapping[str, Any] | None = None) -> bytes:
+    """Build the payload of `msg_type` from `fields` (dict or Container; None = no fields).
+
+    Raises ProtocolError(UNKNOWN_MESSAGE_TYPE) or ProtocolError(INVALID_FIELD, detail) when a
+    field is missing, out of its wire range or too long; nothing is returned in that case.
+    """
+    s = REGISTRY.get(msg_type) or spec(msg_type)
+    if s.fixed_size == 0:
+        return b""
+    if fields is None:
+        raise ProtocolError(NakCode.INVALID_FIELD, f"{s.msg_type.name}: fields required")
+    try:
+        codec = FLAT.get(s.msg_type)
+        if codec is not None:
+            return codec.build(fields)
+        return s.construct.build(fields)
+    except KeyError as exc:
+        raise ProtocolError(NakCode.INVALID_FIELD, f"{s.msg_type.name}: missing {exc.args[0]}") from None
+    except Exception as exc:  # construct/struct/encoding errors all mean a bad field value
+        log.debug("encode %s failed: %r", s.msg_type.name, exc)
+        raise ProtocolError(NakCode.INVALID_FIELD, f"{s.msg_type.name}: {exc}"[:200]) from None
+
+
+def field_names(con: Construct) -> list[str]:
+    """Names of the fields of a Struct construct, nested structs included (depth-first)."""
+    out: list[str] = []
+
+    def walk(c: Construct) -> None:
+        if isinstance(c, Struct):
+            for sc in c.subcons:
+                if sc.name:
+                    out.append(sc.name)
+                walk(sc)
+        elif getattr(c, "subcons", None) is not None:  # e.g. PrefixedArray's count/items
+            for sc in c.subcons:
+                walk(sc)
+        elif getattr(c, "subcon", None) is not None:
+            walk(c.subcon)
+
+    walk(con)
+    return out

@@ -1,0 +1,83 @@
+"""Sample field values for every message, used to generate and check the golden vectors."""
+from __future__ import annotations
+
+from typing import Any
+
+from protocol import MessageType as MT
+
+STATUS = {
+    "state": 1, "time_ms": 1_700_000_000_000, "reservoir_nl": 18_250_000,
+    "reservoir_capacity_nl": 20_000_000, "step_index": 1, "step_start_minute": 480,
+    "rate_nl_per_day": 500_000, "bolus_kind": 0, "bolus_remaining_nl": 0, "bolus_end_ms": 0,
+    "active_alarms": 0b101, "battery_percent": 87, "refill_due_ms": 1_705_000_000_000,
+}
+STEPS_48 = [{"start_minute": 30 * i, "rate_nl_per_day": 100_000 + 1_000 * i} for i in range(48)]
+
+SAMPLES: dict[MT, dict[str, Any]] = {
+    MT.IDENTIFY: {},
+    MT.SESSION_OPEN: {"role": 1, "host_nonce": bytes(range(16))},
+    MT.SESSION_PROOF: {"session_id": 0x1234ABCD, "proof": bytes(range(32))},
+    MT.SESSION_CLOSE: {},
+    MT.GET_STATUS: {},
+    MT.GET_DRUG: {},
+    MT.SET_DRUG: {"drug_name": "morphine", "concentration_ug_per_ml": 25_000},
+    MT.GET_SCHEDULE: {"weekday": 0xFF},
+    MT.SET_SCHEDULE: {"weekday": 0xFF, "steps": [
+        {"start_minute": 0, "rate_nl_per_day": 400_000},
+        {"start_minute": 480, "rate_nl_per_day": 600_000},
+        {"start_minute": 1320, "rate_nl_per_day": 300_000}]},
+    MT.GET_LIMITS: {},
+    MT.SET_LIMITS: {"patient_bolus_dose_ug": 50, "patient_bolus_duration_ms": 600_000,
+                    "patient_lockout_ms": 3_600_000, "patient_max_per_day": 4,
+                    "low_reservoir_threshold_nl": 2_000_000},
+    MT.START_THERAPY: {},
+    MT.STOP_THERAPY: {},
+    MT.CLINICIAN_BOLUS: {"volume_nl": 0, "dose_ug": 100, "duration_ms": 900_000},
+    MT.PATIENT_BOLUS: {},
+    MT.CANCEL_BOLUS: {},
+    MT.PRIMING_BOLUS: {"volume_nl": 230_000, "duration_ms": 1_200_000},
+    MT.REFILL_BEGIN: {},
+    MT.REFILL_WITHDRAWN: {"withdrawn_nl": 1_900_000},
+    MT.REFILL_COMPLETE: {"withdrawn_nl": 1_900_000, "filled_nl": 18_000_000,
+                         "concentration_ug_per_ml": 25_000},
+    MT.GET_ALARMS: {},
+    MT.ACK_ALARM: {"alarm": 0},
+    MT.READ_LOG: {"start_index": 100, "count": 2},
+    MT.GET_CLOCK: {},
+    MT.SET_CLOCK: {"time_ms": 1_700_000_123_456},
+    MT.SET_TELEMETRY: {"interval_ms": 60_000},
+    MT.INJECT_FAULT: {"fault": 1},
+    MT.IDENTITY: {"model": "IP-40", "serial_number": "IP40-000123", "firmware_version": "0.1.0",
+                  "protocol_version": 1, "reservoir_capacity_nl": 40_000_000, "weekday_plans": 1},
+    MT.SESSION_CHALLENGE: {"session_id": 0x1234ABCD, "pump_nonce": bytes(range(16, 32))},
+    MT.SESSION_ACCEPTED: {"pump_proof": bytes(range(32, 64))},
+    MT.STATUS: STATUS,
+    MT.DRUG: {"drug_name": "baclofen", "concentration_ug_per_ml": 2_000},
+    MT.SCHEDULE: {"weekday": 0xFF, "steps": STEPS_48},
+    MT.LIMITS: {"patient_bolus_dose_ug": 50, "patient_bolus_duration_ms": 600_000,
+                "patient_lockout_ms": 3_600_000, "patient_max_per_day": 4,
+                "low_reservoir_threshold_nl": 2_000_000},
+    MT.BOLUS_STARTED: {"bolus_kind": 1, "volume_nl": 4_000, "start_ms": 1_700_000_000_000,
+                       "end_ms": 1_700_000_900_000},
+    MT.PATIENT_BOLUS_RESULT: {"granted": 0, "denial_reason": 1, "dose_ug": 0, "volume_nl": 0,
+                              "end_ms": 0, "next_allowed_ms": 1_700_003_600_000,
+                              "boluses_today": 2},
+    MT.REFILL_RESULT: {"reservoir_nl": 18_000_000, "expected_withdrawn_nl": 2_000_000,
+                       "discrepancy": 0, "refill_due_ms": 1_707_000_000_000},
+    MT.ALARM_LIST: {"alarms": [
+        {"alarm": 0, "priority": 2, "raised_ms": 1_699_999_000_000, "acknowledged": 1},
+        {"alarm": 2, "priority": 1, "raised_ms": 1_699_999_500_000, "acknowledged": 0}]},
+    MT.LOG_PAGE: {"total_count": 250, "entries": [
+        {"index": 100, "time_ms": 1_699_000_000_000, "kind": 3, "detail": "bolus 50 ug"},
+        {"index": 101, "time_ms": 1_699_000_600_000, "kind": 9, "detail": "denied: LOCKOUT"}]},
+    MT.CLOCK: {"time_ms": 1_700_000_000_000},
+    MT.ALARM_EVENT: {"alarm": 0, "raised": 1, "priority": 2, "time_ms": 1_700_000_000_000,
+                     "active_alarms": 1},
+    MT.STATUS_PUSH: STATUS,
+    MT.ACK: {"request_type": int(MT.SET_SCHEDULE)},
+    MT.NAK: {"code": 0x21, "request_type": int(MT.SET_SCHEDULE), "retry_after_ms": 0,
+             "detail": "steps[1].start_minute"},
+}
+
+# Fields carried as bytes (hex in the JSON vectors).
+BYTES_FIELDS = {"host_nonce", "pump_nonce", "proof", "pump_proof"}
