@@ -18,8 +18,9 @@ class StreamDecoder:
     exactly once. Garbage, bad CRCs, oversize lengths (refused from the header, before the
     payload is awaited) and unknown versions are skipped and counted in `stats`. The internal
     buffer never exceeds `buffer_cap` bytes (>= one maximum frame): when it would, the oldest
-    bytes are dropped and counted in `stats.dropped_overflow`. Never raises, except
-    DecoderError when `data` is not bytes-like.
+    bytes are dropped and counted in `stats.dropped_overflow` (in practice the buffer never holds
+    more than one incomplete frame, < MAX_FRAME bytes, between calls). Never raises, except
+    DecoderError when `data` is not bytes-like (any object with the buffer protocol is).
     """
 
     def __init__(self, buffer_cap: int = DEFAULT_BUFFER_CAP) -> None:
@@ -35,11 +36,17 @@ class StreamDecoder:
         return len(self._buf)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
-        """Add received bytes; return the frames they complete."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise DecoderError(f"feed() needs bytes, got {type(data).__name__}")
+        """Add received bytes (any bytes-like object); return the frames they complete.
+
+        Raises DecoderError (and changes nothing) when `data` is not bytes-like."""
+        try:
+            view = memoryview(data)  # type: ignore[arg-type]
+        except TypeError:
+            raise DecoderError(f"feed() needs bytes, got {type(data).__name__}") from None
+        if not view.c_contiguous or view.format not in ("B", "b", "c"):
+            view = memoryview(view.tobytes())  # strided views, arrays of wider items
+        data = view.cast("B")
         out: list[Frame] = []
-        data = memoryview(data).cast("B")
         pos = 0
         while pos < len(data):
             room = self.buffer_cap - len(self._buf)

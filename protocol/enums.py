@@ -174,3 +174,27 @@ class FaultKind(enum.IntEnum):
     BATTERY_ERI = 3
     END_OF_SERVICE = 4
     CLEAR_MOTOR_STALL = 5
+
+
+class EventKind(enum.IntEnum):
+    """Event-log entry kind (LogEntry.kind, u16). Names are the pump's event-log kinds; a kind
+    not listed here is sent as OTHER (0xFFFF) with its name at the start of the detail text."""
+
+    STATE = 1
+    ALARM_RAISED = 2
+    ALARM_CLEARED = 3
+    ALARM_ACK = 4
+    BOLUS_START = 5
+    BOLUS_END = 6
+    PATIENT_BOLUS_GRANTED = 7
+    PATIENT_BOLUS_DENIED = 8
+    PATIENT_BOLUS_CONFIG = 9
+    PROGRAM = 10
+    SOFT_LIMIT_WARNING = 11
+    THRESHOLD = 12
+    REFILL_BEGIN = 13
+    REFILL_WITHDRAWN = 14
+    REFILL_COMPLETE = 15
+    REFILL_DUE_DATE = 16
+    CLOCK_SET = 17
+    OTHER = 0xFFFF

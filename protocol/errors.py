@@ -1,7 +1,9 @@
 """Protocol error codes (NAK codes) and the protocol's exception types.
 
-NakCode values are the wire values of NAK.code. The model's `Rejected.code` uses the same names
-for its program/command rejections (values 0x20 and up).
+NakCode values are the wire values of NAK.code. Every name of the model's `Rejected.code` is a
+NakCode name (values 0x20 and up; three are aliases: INVALID_ARGUMENT = INVALID_FIELD,
+ALARM_NOT_ACTIVE = NO_SUCH_ALARM, TIME_OUT_OF_RANGE = CLOCK_OUT_OF_RANGE), so a pump turns a
+rejection into a NAK with ``NakCode[rejected.code.value]``.
 """
 from __future__ import annotations
 
@@ -41,12 +43,28 @@ class NakCode(enum.IntEnum):
     NO_SUCH_ALARM = 0x30
     CLOCK_OUT_OF_RANGE = 0x31
     STORAGE_ERROR = 0x32
+    NO_STEPS = 0x33
+    MINUTE_OUT_OF_RANGE = 0x34
+    NO_DEFAULT_PLAN = 0x35
+    NO_PROGRAM = 0x36
+    NO_BOLUS = 0x37
+    RESERVOIR_EMPTY = 0x38
+    INSUFFICIENT_RESERVOIR = 0x39
+    MAX_PER_DAY_OUT_OF_RANGE = 0x3A
+    WITHDRAW_REQUIRED = 0x3B
+    ALREADY_WITHDRAWN = 0x3C
     INTERNAL_ERROR = 0x3F
+    # Aliases (same wire value) so that every model rejection name is a NakCode name.
+    INVALID_ARGUMENT = 0x2E
+    ALARM_NOT_ACTIVE = 0x30
+    TIME_OUT_OF_RANGE = 0x31
 
 
 NAK_DESCRIPTIONS: dict[NakCode, str] = {
-    NakCode.FRAMING: "bad sync, length or CRC; the frame was discarded",
-    NakCode.UNSUPPORTED_VERSION: "protocol version in the header is not supported",
+    NakCode.FRAMING: ("bad sync, length or CRC; the frame was discarded (local report only: "
+                      "such frames are never answered)"),
+    NakCode.UNSUPPORTED_VERSION: ("protocol version not supported (reserved: a version-1 receiver "
+                                  "drops frames of other versions unanswered)"),
     NakCode.UNKNOWN_MESSAGE_TYPE: "message type is not a known request",
     NakCode.MALFORMED_PAYLOAD: "payload does not parse exactly for its message type",
     NakCode.NO_SESSION: "command requires an established session (or the session id is unknown)",
@@ -75,6 +93,16 @@ NAK_DESCRIPTIONS: dict[NakCode, str] = {
     NakCode.NO_SUCH_ALARM: "alarm is not active",
     NakCode.CLOCK_OUT_OF_RANGE: "clock value out of range",
     NakCode.STORAGE_ERROR: "non-volatile storage failed; nothing changed",
+    NakCode.NO_STEPS: "a schedule plan has no steps",
+    NakCode.MINUTE_OUT_OF_RANGE: "a step's start minute is outside 0..1439",
+    NakCode.NO_DEFAULT_PLAN: "per-weekday plans need an every-day plan first",
+    NakCode.NO_PROGRAM: "no drug or schedule programmed yet",
+    NakCode.NO_BOLUS: "no bolus is running",
+    NakCode.RESERVOIR_EMPTY: "the reservoir is empty",
+    NakCode.INSUFFICIENT_RESERVOIR: "the reservoir holds less than the requested volume",
+    NakCode.MAX_PER_DAY_OUT_OF_RANGE: "patient boluses per day out of range",
+    NakCode.WITHDRAW_REQUIRED: "report the withdrawn volume (REFILL_WITHDRAWN) first",
+    NakCode.ALREADY_WITHDRAWN: "the withdrawn volume was already reported",
     NakCode.INTERNAL_ERROR: "internal error; nothing changed",
 }
 

@@ -5,9 +5,14 @@ Every payload is big-endian. Field names carry their units (`_nl`, `_ug`, `_ms`,
 each MessageType to a MessageSpec (its construct, kind, the responses a request may get), and
 `decode_payload` / `encode_payload` are the only entry points the rest of the code needs.
 
-Untrusted payloads reach a *compiled* parser only when the message has a fixed size and the
-payload length equals it exactly (compiled parsers drop length checks); every other payload is
-parsed by the uncompiled declaration and must be consumed exactly.
+Speed without giving up the declaration as the single source of truth: for flat fixed-size
+payloads (FlatCodec) and for flat records in one counted array (ArrayCodec) a `struct` codec is
+*derived from the declaration* at import time. Like construct's compiled parsers, struct does
+not check lengths, so an untrusted payload reaches one only after its exact length has been
+checked (fixed size; or head + 1 + count x record size, with count <= the array's maximum).
+Every other payload (text fields, log entries) is parsed by the uncompiled declaration and must
+be consumed exactly. Tests check the derived codecs against construct on valid and damaged
+payloads. PROTOCOL.md documents every field; a test checks it against these declarations.
 """
 from __future__ import annotations
 
@@ -47,6 +52,15 @@ MAX_TEXT = {"model": 16, "serial_number": 16, "firmware_version": 16, "drug_name
             "detail": 48}
 
 
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` UTF-8 bytes without splitting a character (for the
+    bounded text fields: NAK detail, log detail, names)."""
+    raw = text.encode("utf8")
+    if len(raw) <= max_bytes:
+        return text
+    return raw[:max_bytes].decode("utf8", "ignore")
+
+
 def _text(max_bytes: int) -> Construct:
     """UTF-8 string with a u8 length prefix, at most `max_bytes` encoded bytes."""
     return ExprValidator(PascalString(Int8ub, "utf8"),
@@ -54,8 +68,12 @@ def _text(max_bytes: int) -> Construct:
 
 
 def _array(max_items: int, item: Construct) -> Construct:
-    """Array with a u8 count prefix, at most `max_items` items."""
-    return ExprValidator(PrefixedArray(Int8ub, item), lambda obj, ctx: len(obj) <= max_items)
+    """Array with a u8 count prefix, at most `max_items` items (both kept on the construct as
+    `max_items` and `item`, for the derived fast codecs and the documentation checks)."""
+    con = ExprValidator(PrefixedArray(Int8ub, item), lambda obj, ctx: len(obj) <= max_items)
+    con.max_items = max_items  # type: ignore[attr-defined]
+    con.item = item  # type: ignore[attr-defined]
+    return con
 
 
 EMPTY = Struct()
@@ -77,7 +95,7 @@ AlarmEntry = Struct(
 LogEntry = Struct(
     "index" / Int32ub * "entry index in the event log, 0-based, increasing",
     "time_ms" / Int64ub * "pump time of the event, ms",
-    "kind" / Int16ub * "event kind code (firmware event-log kind)",
+    "kind" / Int16ub * "EventKind of the entry (OTHER=0xFFFF for kinds without a code)",
     "detail" / _text(MAX_TEXT["detail"]) * "short UTF-8 detail text, <= 48 bytes",
 )
 
@@ -102,10 +120,10 @@ SessionChallenge = Struct(
 )
 SessionProof = Struct(
     "session_id" / Int32ub * "session id from the challenge",
-    "proof" / Bytes(PROOF_BYTES) * "HMAC-SHA256(role key, 'intrapump/v1/host-proof' || transcript)",
+    "proof" / Bytes(PROOF_BYTES) * "HMAC-SHA256(role key, 'host-proof' || T), T = transcript",
 )
 SessionAccepted = Struct(
-    "pump_proof" / Bytes(PROOF_BYTES) * "HMAC-SHA256(role key, 'intrapump/v1/pump-proof' || transcript)",
+    "pump_proof" / Bytes(PROOF_BYTES) * "HMAC-SHA256(role key, 'pump-proof' || T), T = transcript",
 )
 SessionClose = EMPTY
 
@@ -114,7 +132,8 @@ SessionClose = EMPTY
 GetStatus = EMPTY
 Status = Struct(
     "state" / Int8ub * "TherapyState",
-    "time_ms" / Int64ub * "pump clock, ms since the pump epoch",
+    "time_ms" / Int64ub * "pump run clock, ms (monotonic; every other *_ms time is on it)",
+    "wall_ms" / Int64ub * "pump wall (time-of-day) clock, ms since 1970-01-01 pump local time",
     "reservoir_nl" / Int32ub * "drug volume in the reservoir, nL",
     "reservoir_capacity_nl" / Int32ub * "reservoir capacity, nL",
     "step_index" / Int8ub * "index of the current schedule step, 0xFF = none",
@@ -219,9 +238,12 @@ LogPage = Struct(
 )
 GetClock = EMPTY
 Clock = Struct(
-    "time_ms" / Int64ub * "pump clock, ms since the pump epoch",
+    "time_ms" / Int64ub * "pump run clock, ms (monotonic; never set)",
+    "wall_ms" / Int64ub * "pump wall (time-of-day) clock, ms since 1970-01-01 pump local time",
 )
-SetClock = Clock
+SetClock = Struct(
+    "wall_ms" / Int64ub * "new wall (time-of-day) clock, ms since 1970-01-01 pump local time",
+)
 SetTelemetry = Struct(
     "interval_ms" / Int32ub * "STATUS_PUSH period, ms (0 = off)",
 )
@@ -336,10 +358,15 @@ class FlatCodec:
         """A FlatCodec for `con`, or None when `con` is not a flat fixed-size Struct."""
         if not isinstance(con, Struct):
             return None
+        return cls.from_subcons(con.subcons)
+
+    @classmethod
+    def from_subcons(cls, subcons: list[Construct]) -> "FlatCodec | None":
+        """A FlatCodec for a sequence of named fields, or None unless all are flat/fixed."""
         names: list[str] = []
         byte_fields: list[tuple[int, int]] = []
         fmt = ">"
-        for sc in con.subcons:
+        for sc in subcons:
             inner = sc
             while isinstance(inner, Renamed):
                 inner = inner.subcon
@@ -369,13 +396,86 @@ class FlatCodec:
         return self.struct.pack(*values)
 
 
-# Fast codecs for flat fixed-size payloads (their length is checked before use); the rest are
-# parsed by the uncompiled declaration.
+class ArrayCodec:
+    """struct codec for a Struct of flat fields followed by one u8-counted array of flat records
+    (SET_SCHEDULE, SCHEDULE, ALARM_LIST), derived from the construct declaration.
+
+    Parsing checks the count against the array's maximum and the payload length against
+    head + 1 + count x record size exactly before unpacking anything; tests check it against
+    construct's own parse/build on valid and on damaged payloads.
+    """
+
+    def __init__(self, msg_type: MT, head: FlatCodec, name: str, item: FlatCodec,
+                 max_items: int) -> None:
+        self.msg_type = msg_type
+        self.head = head
+        self.name = name
+        self.item = item
+        self.max_items = max_items
+
+    @classmethod
+    def derive(cls, msg_type: MT, con: Construct) -> "ArrayCodec | None":
+        """An ArrayCodec for `con`, or None when `con` does not have that shape."""
+        if not isinstance(con, Struct) or not con.subcons:
+            return None
+        last = con.subcons[-1]
+        inner = last
+        while isinstance(inner, Renamed):
+            inner = inner.subcon
+        max_items = getattr(inner, "max_items", None) if isinstance(inner, ExprValidator) else None
+        if max_items is None or not last.name:
+            return None
+        head = FlatCodec.from_subcons(con.subcons[:-1])
+        item = FlatCodec.derive(inner.item)
+        if head is None or item is None or item.byte_fields or item.size == 0:
+            return None
+        return cls(msg_type, head, last.name, item, max_items)
+
+    def parse(self, payload: bytes) -> dict[str, Any]:
+        """Fields of `payload`; ProtocolError(MALFORMED_PAYLOAD / TOO_MANY_STEPS) if not exact."""
+        h = self.head.size
+        if len(payload) <= h:
+            raise ProtocolError(NakCode.MALFORMED_PAYLOAD,
+                                f"{self.msg_type.name}: length {len(payload)} < {h + 1}")
+        count = payload[h]
+        if count > self.max_items:
+            code = NakCode.TOO_MANY_STEPS if self.name == "steps" else NakCode.MALFORMED_PAYLOAD
+            raise ProtocolError(code, f"{self.name}: {count} > {self.max_items}")
+        expected = h + 1 + count * self.item.size
+        if len(payload) != expected:
+            raise ProtocolError(NakCode.MALFORMED_PAYLOAD,
+                                f"{self.msg_type.name}: length {len(payload)} != {expected}")
+        fields = self.head.parse(payload[:h]) if h else {}
+        names = self.item.names
+        fields[self.name] = [dict(zip(names, values))
+                             for values in self.item.struct.iter_unpack(payload[h + 1:])]
+        return fields
+
+    def build(self, fields: Mapping[str, Any]) -> bytes:
+        """Payload from fields (KeyError / ValueError / struct.error for bad input)."""
+        items = fields[self.name]
+        if len(items) > self.max_items:
+            raise ValueError(f"{self.name}: {len(items)} items > {self.max_items}")
+        pack = self.item.struct.pack
+        names = self.item.names
+        head = self.head.build(fields) if self.head.size else b""
+        return b"".join([head, bytes([len(items)])]
+                        + [pack(*[it[n] for n in names]) for it in items])
+
+
+# Fast codecs: flat fixed-size payloads (their length is checked before use) and flat records
+# in one counted array (count and exact length checked before use); the rest are parsed by the
+# uncompiled declaration.
 FLAT: dict[MT, FlatCodec] = {}
+ARRAY: dict[MT, ArrayCodec] = {}
 for _t, _s in REGISTRY.items():
     _c = FlatCodec.derive(_s.construct)
     if _c is not None and _c.size > 0:
         FLAT[_t] = _c
+    elif _c is None:
+        _a = ArrayCodec.derive(_t, _s.construct)
+        if _a is not None:
+            ARRAY[_t] = _a
 _EMPTY_FIELDS: dict[str, Any] = {}
 
 
@@ -421,6 +521,9 @@ def decode_payload(msg_type: int, payload: bytes) -> dict[str, Any]:
         if codec is not None:
             return codec.parse(payload)
         return to_plain(s.construct.parse(payload))
+    array = ARRAY.get(s.msg_type)
+    if array is not None:
+        return array.parse(payload)
     stream = io.BytesIO(payload)
     try:
         obj = s.construct.parse_stream(stream)
@@ -450,7 +553,7 @@ def encode_payload(msg_type: int, fields: Mapping[str, Any] | None = None) -> by
     if fields is None:
         raise ProtocolError(NakCode.INVALID_FIELD, f"{s.msg_type.name}: fields required")
     try:
-        codec = FLAT.get(s.msg_type)
+        codec = FLAT.get(s.msg_type) or ARRAY.get(s.msg_type)
         if codec is not None:
             return codec.build(fields)
         return s.construct.build(fields)

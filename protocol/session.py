@@ -153,14 +153,21 @@ class HostSession(_Tagging):
         """Raise unless `frame` is an authentic response of this session to request `seq`.
 
         An untagged NAK(NO_SESSION) from the pump (it lost the session, e.g. after a restart)
-        raises ProtocolError(NO_SESSION) so the caller can reopen; other failures raise
-        BAD_TAG or STALE_SEQUENCE.
+        raises ProtocolError(NO_SESSION) so the caller can reopen; an untagged NAK(BAD_TAG) (the
+        pump could not authenticate the request) raises ProtocolError(BAD_TAG). Both are
+        unauthenticated hints and change nothing here. Any other untagged answer raises BAD_TAG;
+        a tagged frame of another session NO_SESSION; a wrong tag BAD_TAG; another seq
+        STALE_SEQUENCE.
         """
         if (frame.tag is None and frame.msg_type == MessageType.NAK and frame.fields
-                and frame.fields.get("code") == NakCode.NO_SESSION):
-            raise ProtocolError(NakCode.NO_SESSION, "pump reports no session")
+                and frame.fields.get("code") in (NakCode.NO_SESSION, NakCode.BAD_TAG)):
+            code = NakCode(frame.fields["code"])
+            raise ProtocolError(code, "pump reports no session" if code is NakCode.NO_SESSION
+                                else "pump could not authenticate the request")
         if frame.kind is not FrameKind.RESPONSE:
             raise ProtocolError(NakCode.INVALID_FIELD, "not a response frame")
+        if frame.tag is None:
+            raise ProtocolError(NakCode.BAD_TAG, "untagged answer inside a session")
         self.verify_tag(frame)
         if frame.seq != seq:
             raise ProtocolError(NakCode.STALE_SEQUENCE, f"response seq {frame.seq} != {seq}")

@@ -81,9 +81,15 @@ def test_bit_flips_and_truncations(frames: list[bytes], data: st.DataObject) -> 
 
 @given(a=valid_frames(), b=valid_frames(), cut=st.integers(1, 200))
 def test_splice_truncated_frame_then_valid_frame(a: bytes, b: bytes, cut: int) -> None:
-    stream = a[:min(cut, len(a) - 1)] + b
+    prefix = a[:min(cut, len(a) - 1)]
+    stream = prefix + b
     out = run(StreamDecoder(), stream, [])
-    assert b in out
+    # b comes out unless the cut frame plus b's first bytes form a valid frame by themselves
+    # (e.g. a's last CRC byte equals b's first sync byte): then that frame comes out instead.
+    overlapping = [o for o in out if 0 <= stream.find(o) < len(prefix) < stream.find(o) + len(o)]
+    assert b in out or overlapping
+    for o in out:
+        assert o in all_valid_frames_in(stream)
 
 
 def test_duplicates_come_out_twice() -> None:
@@ -92,7 +98,7 @@ def test_duplicates_come_out_twice() -> None:
 
 
 def test_bytewise_feed() -> None:
-    frames = [encode_frame(MessageType.SET_CLOCK, {"time_ms": i}, i) for i in range(5)]
+    frames = [encode_frame(MessageType.SET_CLOCK, {"wall_ms": i}, i) for i in range(5)]
     d = StreamDecoder()
     out = []
     for byte in b"\x00\xa5" + b"".join(frames):

@@ -98,7 +98,7 @@ def test_partial_frame_waits_and_final_gives_up() -> None:
 
 
 def test_header_layout() -> None:
-    wire = encode_frame(MessageType.SET_CLOCK, {"time_ms": 0x0102030405060708}, 0xA1B2C3D4,
+    wire = encode_frame(MessageType.SET_CLOCK, {"wall_ms": 0x0102030405060708}, 0xA1B2C3D4,
                         FrameKind.REQUEST)
     assert wire[:2] == b"\xa5\x5a"
     assert wire[2] == 1 and wire[3] == 0

@@ -13,7 +13,8 @@ from protocol import (DEVELOPMENT_KEYS, AuthLimiter, FrameKind, HostSession, Key
                       parse_frame)
 
 MT = MessageType
-CLOCK = {"time_ms": 42}
+CLOCK = {"wall_ms": 42}
+CLOCK_RESPONSE = {"time_ms": 7, "wall_ms": 42}
 
 
 def handshake(role: Role = Role.CLINICIAN, host_key: bytes | None = None,
@@ -136,7 +137,7 @@ def test_retransmit_gets_cached_response_and_replay_is_stale() -> None:
     seq2, wire2 = host.request(MT.GET_CLOCK)
     f2 = parse_frame(wire2)
     assert pump.check_request(f2) is Verdict.NEW
-    pump.respond(f2, MT.CLOCK, CLOCK)
+    pump.respond(f2, MT.CLOCK, CLOCK_RESPONSE)
     # the old request is now stale: a replay changes nothing
     with pytest.raises(ProtocolError) as err:
         pump.check_request(parse_frame(wire1))
@@ -150,7 +151,7 @@ def test_same_seq_other_content_is_stale() -> None:
     frame = parse_frame(wire)
     pump.check_request(frame)
     pump.respond(frame, MT.ACK, {"request_type": MT.SET_CLOCK})
-    other = parse_frame(encode_frame(MT.SET_CLOCK, {"time_ms": 99}, frame.seq, session=host))
+    other = parse_frame(encode_frame(MT.SET_CLOCK, {"wall_ms": 99}, frame.seq, session=host))
     with pytest.raises(ProtocolError) as err:
         pump.check_request(other)
     assert err.value.code is NakCode.STALE_SEQUENCE
@@ -169,11 +170,11 @@ def test_response_checks_on_host() -> None:
     host, pump = handshake()
     seq, wire = host.request(MT.GET_CLOCK)
     frame = parse_frame(wire)
-    response = parse_frame(pump.respond(frame, MT.CLOCK, CLOCK))
+    response = parse_frame(pump.respond(frame, MT.CLOCK, CLOCK_RESPONSE))
     with pytest.raises(ProtocolError) as err:
         host.check_response(response, seq + 1)
     assert err.value.code is NakCode.STALE_SEQUENCE
-    untagged = parse_frame(encode_frame(MT.CLOCK, CLOCK, seq, FrameKind.RESPONSE))
+    untagged = parse_frame(encode_frame(MT.CLOCK, CLOCK_RESPONSE, seq, FrameKind.RESPONSE))
     with pytest.raises(ProtocolError):
         host.check_response(untagged, seq)
     lost = parse_frame(encode_frame(MT.NAK, {"code": NakCode.NO_SESSION, "request_type": 0x50,
@@ -260,3 +261,23 @@ def test_key_file_errors(tmp_path, doc) -> None:
         load_keys(path)
     with pytest.raises(KeyFileError):
         load_keys(tmp_path / "missing.json")
+
+
+def test_untagged_bad_tag_nak_is_reported_as_bad_tag() -> None:
+    """The pump answers a request it cannot authenticate with an untagged NAK(BAD_TAG): the
+    host sees BAD_TAG, not a lost session."""
+    host, pump = handshake()
+    seq, wire = host.request(MT.GET_CLOCK)
+    nak = parse_frame(encode_frame(MT.NAK, {"code": NakCode.BAD_TAG, "request_type": MT.GET_CLOCK,
+                                            "retry_after_ms": 0, "detail": "tag mismatch"},
+                                   seq, FrameKind.RESPONSE))
+    with pytest.raises(ProtocolError) as err:
+        host.check_response(nak, seq)
+    assert err.value.code is NakCode.BAD_TAG
+    # an untagged NAK with any other code is not trusted as an answer of the session
+    other = parse_frame(encode_frame(MT.NAK, {"code": NakCode.INVALID_STATE, "request_type": 0x50,
+                                              "retry_after_ms": 0, "detail": ""}, seq,
+                                     FrameKind.RESPONSE))
+    with pytest.raises(ProtocolError) as err:
+        host.check_response(other, seq)
+    assert err.value.code is NakCode.BAD_TAG

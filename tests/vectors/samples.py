@@ -6,7 +6,7 @@ from typing import Any
 from protocol import MessageType as MT
 
 STATUS = {
-    "state": 1, "time_ms": 1_700_000_000_000, "reservoir_nl": 18_250_000,
+    "state": 1, "time_ms": 86_400_000, "wall_ms": 1_700_000_000_000, "reservoir_nl": 18_250_000,
     "reservoir_capacity_nl": 20_000_000, "step_index": 1, "step_start_minute": 480,
     "rate_nl_per_day": 500_000, "bolus_kind": 0, "bolus_remaining_nl": 0, "bolus_end_ms": 0,
     "active_alarms": 0b101, "battery_percent": 87, "refill_due_ms": 1_705_000_000_000,
@@ -44,7 +44,7 @@ SAMPLES: dict[MT, dict[str, Any]] = {
     MT.ACK_ALARM: {"alarm": 0},
     MT.READ_LOG: {"start_index": 100, "count": 2},
     MT.GET_CLOCK: {},
-    MT.SET_CLOCK: {"time_ms": 1_700_000_123_456},
+    MT.SET_CLOCK: {"wall_ms": 1_700_000_123_456},
     MT.SET_TELEMETRY: {"interval_ms": 60_000},
     MT.INJECT_FAULT: {"fault": 1},
     MT.IDENTITY: {"model": "IP-40", "serial_number": "IP40-000123", "firmware_version": "0.1.0",
@@ -70,7 +70,7 @@ SAMPLES: dict[MT, dict[str, Any]] = {
     MT.LOG_PAGE: {"total_count": 250, "entries": [
         {"index": 100, "time_ms": 1_699_000_000_000, "kind": 3, "detail": "bolus 50 ug"},
         {"index": 101, "time_ms": 1_699_000_600_000, "kind": 9, "detail": "denied: LOCKOUT"}]},
-    MT.CLOCK: {"time_ms": 1_700_000_000_000},
+    MT.CLOCK: {"time_ms": 86_400_000, "wall_ms": 1_700_000_000_000},
     MT.ALARM_EVENT: {"alarm": 0, "raised": 1, "priority": 2, "time_ms": 1_700_000_000_000,
                      "active_alarms": 1},
     MT.STATUS_PUSH: STATUS,
