@@ -35,9 +35,20 @@ pattern, any alignment) exceeds the drug's hard daily limit; above the soft limi
 with a SOFT_LIMIT_WARNING event. A bolus (clinician, patient, priming) is refused when the largest
 24 h basal window + every bolus ending in the last 24 h + the new bolus would exceed the hard
 limit; this bounds every 24 h window of delivery.
+
+A 24 h window can straddle a change of program: the end of one schedule's high-rate hours
+followed by another's. The pump therefore remembers the *epochs* of the last 24 h (intervals
+during which therapy ran one schedule at one concentration and one wall-clock offset). While an
+epoch younger than 24 h exists, every check (program, refill, patient allotment, bolus, start,
+set_time) bounds each window that contains now by what the past epochs can have delivered since
+the window's start plus what the new program delivers until its end, evaluated at every
+breakpoint of those piecewise-linear functions. A change that would let any 24 h window exceed
+the hard limit is rejected with HARD_DAILY_LIMIT, including a clock jump that would repeat
+high-rate hours.
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Callable
 
@@ -63,7 +74,15 @@ _PERSIST = ("t_ms", "wall_offset_ms", "resume_infusing", "drug_name", "concentra
             "low_threshold_nl", "reservoir_nl", "filled_nl", "delivered_nl", "withdrawn_nl",
             "withdrawn_reported_nl", "dose_pg", "basal_rem", "bolus", "path_old_nl",
             "path_old_conc", "bolus_history", "patient_cfg", "patient_history", "refill_phase",
-            "refill_due_ms", "segments")
+            "refill_due_ms", "segments", "epoch", "past_epochs")
+
+
+_NULLABLE = frozenset({"refill_due_ms", "concentration_ug_per_ml"})
+_PATIENT_KEYS = ("dose_ug", "duration_ms", "lockout_ms", "max_per_24h")
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _first_reaching(f: Callable[[int], int], need: int, hi: int) -> int:
@@ -93,14 +112,18 @@ class Pump:
         self.storage = storage if storage is not None else Storage(":memory:")
         self.clock: Clock = clock if clock is not None else ManualClock(0)
         self._subscribers: list[Callable[[Event], None]] = []
+        self._battery_cache: tuple[Any, tuple[int, int, int, int]] | None = None
         self._pending: list[tuple[int, str, dict[str, Any]]] = []
+        self._profile_json: tuple[Any, str] = (None, "")
+        self._schedule_json: tuple[Any, str] = (object(), "")
         self.profile = profile
         saved = None if self.storage.fault else self.storage.load_state()
         fault = self.storage.fault
         if saved is not None:
             try:
                 self._restore(saved)
-            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            # any failure of a restore means the memory cannot be trusted: safe state, no crash
+            except Exception as e:  # noqa: BLE001
                 fault = f"saved state unreadable: {type(e).__name__}: {e}"
                 log.error(fault)
                 self.profile = profile
@@ -142,16 +165,41 @@ class Pump:
         self.refill_due_ms: int | None = None
         self.segments = 0
         self.battery_start_ms = self.t_ms
+        # therapy epochs (see "Daily limits"): the open one [since_ms, offset_ms, limit conc,
+        # conc] or None, and the closed ones of the last 24 h [start, end, offset, conc, schedule]
+        self.epoch: list[int] | None = None
+        self.past_epochs: list[list[Any]] = []
+        self._epoch_schedule: Schedule | None = None
+        self._epoch_compiled: dict[int, tuple[Any, CompiledSchedule]] = {}
 
-    def _to_dict(self) -> dict[str, Any]:
+    def _dynamic_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in _PERSIST}
         d["version"] = STATE_VERSION
         d["state"] = self.machine.state
         d["alarms"] = self.alarms.to_list()
-        d["schedule"] = self.schedule.to_dict() if self.schedule else None
-        d["profile"] = self.profile.to_dict()
         d["battery_start_ms"] = self.battery_start_ms
         return d
+
+    def _to_dict(self) -> dict[str, Any]:
+        d = self._dynamic_dict()
+        d["schedule"] = self.schedule.to_dict() if self.schedule else None
+        d["profile"] = self.profile.to_dict()
+        return d
+
+    def _state_json(self) -> str:
+        """The persisted state as JSON text, equal to ``json.dumps(self._to_dict())`` once parsed.
+
+        The profile and the schedule change rarely; their JSON is cached and spliced in, so a
+        commit encodes only the few fields that move.
+        """
+        if self._profile_json[0] is not self.profile:
+            self._profile_json = (self.profile, json.dumps(self.profile.to_dict()))
+        if self._schedule_json[0] is not self.schedule:
+            self._schedule_json = (self.schedule, json.dumps(
+                self.schedule.to_dict() if self.schedule else None))
+        head = json.dumps(self._dynamic_dict())
+        return (f'{head[:-1]}, "schedule": {self._schedule_json[1]}, '
+                f'"profile": {self._profile_json[1]}}}')
 
     def _restore(self, d: dict[str, Any]) -> None:
         if d.get("version") != STATE_VERSION:
@@ -159,8 +207,8 @@ class Pump:
         self.profile = Profile.from_dict(d["profile"])
         for k in _PERSIST:
             v = d[k]
-            if k.endswith(("_ms", "_nl", "_pg", "_rem", "segments")) and v is not None \
-                    and (not isinstance(v, int) or isinstance(v, bool)):
+            if k.endswith(("_ms", "_nl", "_pg", "_rem", "segments", "_per_ml")) \
+                    and not (v is None and k in _NULLABLE) and not _is_int(v):
                 raise TypeError(f"{k} is not an integer")
             setattr(self, k, v)
         self.battery_start_ms = int(d["battery_start_ms"])
@@ -168,14 +216,72 @@ class Pump:
         self.alarms = AlarmSet.from_list(d["alarms"])
         self.schedule = Schedule.from_dict(d["schedule"]) if d["schedule"] else None
         self.compiled = CompiledSchedule(self.schedule) if self.schedule else None
-        if not 0 <= self.reservoir_nl <= self.profile.reservoir_capacity_nl:
+        self._epoch_schedule = self.schedule
+        self._epoch_compiled = {}
+        self._check_restored()
+
+    def _check_restored(self) -> None:
+        """Raise ValueError unless the restored state is one the model can reach."""
+        p = self.profile
+        if not 0 <= self.reservoir_nl <= p.reservoir_capacity_nl:
             raise ValueError("reservoir out of range")
+        if min(self.filled_nl, self.delivered_nl, self.withdrawn_nl, self.dose_pg,
+               self.path_old_nl, self.withdrawn_reported_nl, self.t_ms) < 0:
+            raise ValueError("negative counter")
+        if self.filled_nl != self.delivered_nl + self.reservoir_nl + self.withdrawn_nl:
+            raise ValueError("volumes do not balance")
+        if not 0 <= self.basal_rem < DAY_MS:
+            raise ValueError("basal remainder out of range")
+        if not p.low_threshold_min_nl <= self.low_threshold_nl <= p.low_threshold_max_nl:
+            raise ValueError("low threshold out of range")
+        if self.drug_name is not None or self.concentration_ug_per_ml is not None:
+            self._validate_drug(self.drug_name, self.concentration_ug_per_ml)  # type: ignore
+        if self.schedule is not None:
+            validate_schedule(self.schedule, p)
+        if (self.schedule is None) != (self.drug_name is None):
+            raise ValueError("program half stored")
+        if self.refill_phase not in (None, "begun", "withdrawn"):
+            raise ValueError("refill phase")
+        if not isinstance(self.resume_infusing, bool):
+            raise ValueError("resume flag")
+        bol = self.bolus
+        if (bol is not None) != (self.state is S.BOLUS):
+            raise ValueError("bolus does not match the state")
+        if bol is not None:
+            kind = BolusKind(bol["kind"])
+            keys = ("volume_nl", "start_ms") + (("num", "den") if kind is BolusKind.BRIDGE
+                                                 else ("duration_ms",))
+            if kind is BolusKind.NONE or not all(_is_int(bol[k]) and bol[k] >= 0 for k in keys) \
+                    or (bol.get("duration_ms", 1) < 1) or (bol.get("den", 1) < 1):
+                raise ValueError("bolus")
+        if not isinstance(self.bolus_history, list) or not all(
+                isinstance(h, list) and len(h) == 4 and all(map(_is_int, h))
+                for h in self.bolus_history):
+            raise ValueError("bolus history")
+        if not isinstance(self.patient_history, list) or \
+                not all(map(_is_int, self.patient_history)):
+            raise ValueError("patient history")
+        ep = self.epoch
+        if ep is not None and (not isinstance(ep, list) or len(ep) != 4
+                               or not all(map(_is_int, ep)) or self.schedule is None):
+            raise ValueError("therapy epoch")
+        if not isinstance(self.past_epochs, list):
+            raise ValueError("past epochs")
+        for e in self.past_epochs:
+            if not isinstance(e, list) or len(e) != 5 or not all(map(_is_int, e[:4])) \
+                    or e[3] < 0 or e[0] > e[1]:
+                raise ValueError("past epoch")
+            validate_schedule(Schedule.from_dict(e[4]), p)
+        cfg = self.patient_cfg
+        if cfg is not None and (not isinstance(cfg, dict) or sorted(cfg) != sorted(_PATIENT_KEYS)
+                                or not all(_is_int(cfg[k]) and cfg[k] > 0 for k in cfg)):
+            raise ValueError("patient bolus configuration")
 
     def _event(self, kind: str, **details: Any) -> None:
         self._pending.append((self.t_ms, kind, details))
 
     def _commit(self) -> None:
-        events = self.storage.commit(self._to_dict(), self._pending)
+        events = self.storage.commit(self._state_json(), self._pending)
         self._pending = []
         for ev in events:
             for cb in list(self._subscribers):
@@ -217,7 +323,7 @@ class Pump:
     def _trigger(self, name: str) -> None:
         old = self.machine.state
         try:
-            getattr(self.machine, name)()
+            self.machine.fire(name)
         except MachineError as e:  # pragma: no cover - callers check first
             raise self._reject(RejectCode.INVALID_STATE, "", str(e)) from None
         if self.machine.state != old:
@@ -244,7 +350,85 @@ class Pump:
     def _basal_window_pg(self, compiled: CompiledSchedule | None, conc: int) -> int:
         if compiled is None:
             return 0
-        return -(-compiled.max_window_x_day_ms * conc // DAY_MS)
+        return -(-compiled.max_window_x_day_ms // DAY_MS) * conc
+
+    def _window_pg(self, compiled: CompiledSchedule | None, conc: int, offset_ms: int,
+                   running: bool, extra_pg: int = 0, boluses: bool = True) -> int:
+        """Upper bound (pg) of the dose in any 24 h window containing now, when from now on the
+        pump runs ``compiled`` at ``conc`` with wall offset ``offset_ms`` (if ``running``), after
+        what the epochs of the last 24 h can have delivered, with the boluses of the last 24 h
+        (unless not ``boluses``) and ``extra_pg`` given now."""
+        t = self.t_ms
+        lo = t - DAY_MS
+        eps: list[tuple[int, int, int, int, CompiledSchedule]] = []
+        for a, e, off, c, sd in self.past_epochs:
+            if e > lo:
+                eps.append((a, e, off, c, self._compiled_from(sd)))
+        ep = self.epoch
+        if ep is not None and ep[0] < t and self.compiled is not None:
+            eps.append((ep[0], t, ep[1], ep[2], self.compiled))
+        history = self.bolus_history if boluses else []
+        recent = self._recent_bolus_pg() if boluses else 0
+        if not running:
+            compiled = None
+        if not eps or (len(eps) == 1 and eps[0][0] <= lo and eps[0][1] == t
+                       and compiled is eps[0][4] and conc <= eps[0][3]
+                       and offset_ms == eps[0][2]):
+            # one program for the whole window: its own largest window bounds it
+            return self._basal_window_pg(compiled, conc) + recent + extra_pg
+
+        def bound(s: int) -> int:
+            v = sum(b[2] for b in history if b[1] > s)
+            for a, e, off, c, cs in eps:
+                a = max(a, s)
+                if e > a:
+                    v += -(-cs.integral_x_day_ms(a + off, e + off) // DAY_MS) * c
+            if compiled is not None:
+                v += -(-compiled.integral_x_day_ms(t + offset_ms, s + DAY_MS + offset_ms)
+                       // DAY_MS) * conc
+            return v
+
+        cands = {lo, t}
+        for a, e, off, _, cs in eps:
+            a = max(a, lo)
+            cands.update((a, e))
+            cands.update(b - off for b in cs.boundaries(a + off, e + off))
+        if compiled is not None:
+            cands.update(b - offset_ms - DAY_MS
+                         for b in compiled.boundaries(t + offset_ms, t + offset_ms + DAY_MS))
+        cands.update(b[1] - 1 for b in history)
+        return max(bound(s) for s in cands if lo <= s <= t) + extra_pg
+
+    def _compiled_from(self, sched: dict[str, Any]) -> CompiledSchedule:
+        key = id(sched)
+        hit = self._epoch_compiled.get(key)
+        if hit is None or hit[0] is not sched:
+            hit = (sched, CompiledSchedule(Schedule.from_dict(sched)))
+            self._epoch_compiled[key] = hit
+        return hit[1]
+
+    def _sync_epoch(self) -> None:
+        """Close the open therapy epoch when therapy stopped or its schedule, concentration or
+        wall offset changed, and open the next one; forget epochs older than 24 h."""
+        want = self.resume_infusing and self.compiled is not None \
+            and self.state is not S.END_OF_SERVICE
+        ep = self.epoch
+        if ep is not None:
+            if want and self._epoch_schedule == self.schedule and ep[1] == self.wall_offset_ms \
+                    and ep[3] == self.concentration_ug_per_ml and ep[2] >= self._limit_conc():
+                return
+            if ep[0] < self.t_ms and self._epoch_schedule is not None:
+                self.past_epochs.append([ep[0], self.t_ms, ep[1], ep[2],
+                                         self._epoch_schedule.to_dict()])
+            self.epoch = None
+        if want:
+            self.epoch = [self.t_ms, self.wall_offset_ms, self._limit_conc(),
+                          self.concentration_ug_per_ml or 0]
+            self._epoch_schedule = self.schedule
+        since = self.t_ms - DAY_MS
+        self.past_epochs = [e for e in self.past_epochs if e[1] > since]
+        kept = {id(e[4]) for e in self.past_epochs}
+        self._epoch_compiled = {k: v for k, v in self._epoch_compiled.items() if k in kept}
 
     def _recent_bolus_pg(self) -> int:
         since = self.t_ms - DAY_MS
@@ -256,8 +440,9 @@ class Pump:
         self.patient_history = [s for s in self.patient_history if s > since]
 
     def _bolus_fits_limit(self, volume_nl: int) -> bool:
-        basal = self._basal_window_pg(self.compiled, self._limit_conc()) if self.resume_infusing else 0
-        total = basal + self._recent_bolus_pg() + volume_nl * self._limit_conc()
+        conc = self._limit_conc()
+        total = self._window_pg(self.compiled, conc, self.wall_offset_ms, self.resume_infusing,
+                                volume_nl * conc)
         return total <= self._hard_limit_pg()
 
     # ------------------------------------------------------------------ time
@@ -275,6 +460,19 @@ class Pump:
             self._segment(t_ms)
         self._commit()
 
+    def _battery_consts(self) -> tuple[int, int, int, int]:
+        """(idle, motor, ERI level, end-of-service level) in uAh x DAY_MS x 1e6 units, so
+        ``idle x ms + motor x nL`` is the exact charge used."""
+        p = self.profile
+        c = self._battery_cache
+        if c is None or c[0] is not p:
+            scale = DAY_MS * NL_PER_ML
+            c = (p, (p.battery_idle_uah_per_day * NL_PER_ML, p.battery_motor_uah_per_ml * DAY_MS,
+                     (p.battery_capacity_uah - p.battery_eri_reserve_uah) * scale,
+                     p.battery_capacity_uah * scale))
+            self._battery_cache = c
+        return c[1]
+
     def _segment(self, target: int) -> None:
         t = self.t_ms
         st = self.machine.state
@@ -289,52 +487,51 @@ class Pump:
             if nxt - off < end:
                 end = nxt - off
             if bridge:
-                rate = rate * bol["num"] // bol["den"]
-        bV = bD = e0 = 0
+                rate = rate * bol["num"] // bol["den"]  # type: ignore[index]
+        bV = bD = e0 = b0 = 0
         if delivering and bol is not None and not bridge:
             bV, bD = bol["volume_nl"], bol["duration_ms"]
             e0 = t - bol["start_ms"]
+            b0 = bV * e0 // bD
             bend = bol["start_ms"] + bD
             if bend < end:
                 end = bend
         due = self.refill_due_ms
         if due is not None and t < due < end and Alarm.REFILL_DUE not in self.alarms:
             end = due
-        L = end - t
+        dt = end - t
         rem = self.basal_rem
-        b0 = bV * e0 // bD if bD else 0
 
-        def f(dt: int) -> int:
-            v = (rate * dt + rem) // DAY_MS
+        def f(x: int) -> int:
+            """Volume delivered in the first x ms of the segment (nondecreasing, exact)."""
+            v = (rate * x + rem) // DAY_MS
             if bD:
-                v += bV * (e0 + dt) // bD - b0
+                v += bV * (e0 + x) // bD - b0
             return v
 
-        dt = L
+        vol = 0
         if delivering:
-            fL = f(L)
+            vol = (rate * dt + rem) // DAY_MS + (bV * (e0 + dt) // bD - b0 if bD else 0)
             res = self.reservoir_nl
-            if fL >= res:
+            if vol >= res:
                 dt = _first_reaching(f, res, dt)
-            if Alarm.LOW_RESERVOIR not in self.alarms and res > self.low_threshold_nl \
-                    and f(dt) >= res - self.low_threshold_nl:
-                dt = _first_reaching(f, res - self.low_threshold_nl, dt)
-            if bridge and f(dt) >= self.path_old_nl:
+                vol = f(dt)
+            low = res - self.low_threshold_nl
+            if low > 0 and vol >= low and Alarm.LOW_RESERVOIR not in self.alarms:
+                dt = _first_reaching(f, low, dt)
+                vol = f(dt)
+            if bridge and vol >= self.path_old_nl:
                 dt = _first_reaching(f, self.path_old_nl, dt)
-        # battery: consumed in uAh x DAY_MS x 1e6 units, exact
-        p = self.profile
+                vol = f(dt)
         if Alarm.END_OF_SERVICE not in self.alarms:
-            idle, motor = p.battery_idle_uah_per_day * NL_PER_ML, p.battery_motor_uah_per_ml * DAY_MS
+            idle, motor, eri, eos = self._battery_consts()
             base = idle * (t - self.battery_start_ms) + motor * self.delivered_nl
-            scale = DAY_MS * NL_PER_ML
-            for level in (p.battery_capacity_uah - p.battery_eri_reserve_uah, p.battery_capacity_uah):
-                need = level * scale - base
-                if need <= 0:
-                    continue
-                if idle * dt + motor * f(dt) >= need:
+            for level in (eri, eos):
+                need = level - base
+                if 0 < need <= idle * dt + motor * vol:
                     dt = _first_reaching(lambda x: idle * x + motor * f(x), need, dt)
+                    vol = f(dt) if delivering else 0
         # apply
-        vol = f(dt) if delivering else 0
         if vol:
             if vol >= self.reservoir_nl:
                 vol = self.reservoir_nl
@@ -359,7 +556,8 @@ class Pump:
         if (st == "INFUSING" or st == "BOLUS") and self.reservoir_nl == 0:
             self.basal_rem = 0
             if bol is not None:
-                self._finish_bolus("EMPTY")
+                # straight to EMPTY: a single bolus from STOPPED must not pass through STOPPED
+                self._finish_bolus("EMPTY", transition=False)
             self._raise_alarm(Alarm.LOW_RESERVOIR, reservoir_nl=0)
             self._raise_alarm(Alarm.EMPTY_RESERVOIR)
             self._trigger("run_dry")
@@ -379,19 +577,18 @@ class Pump:
         self._check_battery()
 
     def _check_battery(self) -> None:
-        p = self.profile
-        used = (p.battery_idle_uah_per_day * NL_PER_ML * (self.t_ms - self.battery_start_ms)
-                + p.battery_motor_uah_per_ml * DAY_MS * self.delivered_nl)
-        scale = DAY_MS * NL_PER_ML
-        if used >= (p.battery_capacity_uah - p.battery_eri_reserve_uah) * scale:
+        idle, motor, eri, eos = self._battery_consts()
+        used = idle * (self.t_ms - self.battery_start_ms) + motor * self.delivered_nl
+        if used >= eri and Alarm.BATTERY_ERI not in self.alarms:
             self._raise_alarm(Alarm.BATTERY_ERI)
-        if used >= p.battery_capacity_uah * scale and Alarm.END_OF_SERVICE not in self.alarms:
+        if used >= eos and Alarm.END_OF_SERVICE not in self.alarms:
             if self.bolus is not None:
                 self._finish_bolus("END_OF_SERVICE")
             self._raise_alarm(Alarm.END_OF_SERVICE)
             self.resume_infusing = False
             self.refill_due_ms = None
             self._trigger("end_service")
+            self._sync_epoch()
 
     def battery_used_uah(self) -> int:
         """Battery charge used so far (uAh, floor)."""
@@ -415,8 +612,10 @@ class Pump:
         self._trigger("begin_bolus")
         self._event("BOLUS_START", bolus_kind=kind.name, volume_nl=volume_nl,
                     duration_ms=duration_ms, end_ms=self.t_ms + duration_ms)
+        if self.reservoir_nl <= self.low_threshold_nl:  # delivering from now on
+            self._raise_alarm(Alarm.LOW_RESERVOIR, reservoir_nl=self.reservoir_nl)
 
-    def _finish_bolus(self, outcome: str) -> None:
+    def _finish_bolus(self, outcome: str, transition: bool = True) -> None:
         bol = self.bolus
         assert bol is not None
         delivered = self._bolus_delivered(bol)
@@ -429,7 +628,7 @@ class Pump:
                     break
         self.bolus = None
         self._event("BOLUS_END", bolus_kind=kind.name, delivered_nl=delivered, outcome=outcome)
-        if self.machine.state == "BOLUS":
+        if transition and self.machine.state == "BOLUS":
             self.machine.resume_flag = self.resume_infusing
             self._trigger("end_bolus")
 
@@ -450,10 +649,14 @@ class Pump:
         """Raise HARD_DAILY_LIMIT; return the worst 24 h dose (pg) incl. allotted boluses."""
         entry = self.profile.drug(drug_name)
         assert entry is not None
-        basal = self._basal_window_pg(compiled, conc)
-        if basal > entry.hard_daily_limit_ug * PG_PER_UG:
+        # the program is checked as if it ran from now on, after what ran in the last 24 h
+        basal = self._window_pg(compiled, conc, self.wall_offset_ms, True, boluses=False)
+        with_boluses = basal if not self.bolus_history else \
+            self._window_pg(compiled, conc, self.wall_offset_ms, True)
+        if with_boluses > entry.hard_daily_limit_ug * PG_PER_UG:
             raise self._reject(RejectCode.HARD_DAILY_LIMIT, "schedule",
-                               f"up to {basal // PG_PER_UG} ug per 24 h exceeds the hard limit "
+                               f"up to {with_boluses // PG_PER_UG} ug per 24 h (with the boluses "
+                               f"of the last 24 h) exceeds the hard limit "
                                f"{entry.hard_daily_limit_ug} ug of {entry.name}")
         worst = basal
         if patient_cfg is not None:
@@ -464,6 +667,12 @@ class Pump:
                                    f"{worst // PG_PER_UG} ug per 24 h, exceeds the hard limit "
                                    f"{entry.hard_daily_limit_ug} ug of {entry.name}")
         return worst
+
+    def _compile(self, schedule: Schedule) -> CompiledSchedule:
+        """The compiled form of a validated ``schedule`` (the current one reused when equal)."""
+        if self.compiled is not None and schedule == self.schedule:
+            return self.compiled
+        return CompiledSchedule(schedule)
 
     def _soft_warning(self, worst_pg: int) -> None:
         entry = self.profile.drug(self.drug_name or "")
@@ -498,7 +707,7 @@ class Pump:
                                f"programming not allowed in {self.state.name}")
         self._validate_drug(drug_name, concentration_ug_per_ml)
         self._validate_schedule(schedule)
-        compiled = CompiledSchedule(schedule)
+        compiled = self._compile(schedule)
         drug_name = self.profile.drug(drug_name).name  # type: ignore[union-attr]
         pcfg = self.patient_cfg if self.patient_cfg else None
         if pcfg is not None and self._patient_volume(pcfg["dose_ug"], concentration_ug_per_ml) < 1:
@@ -512,6 +721,7 @@ class Pump:
                     daily_volume_nl=compiled.week_volume_x_day_ms // (7 * DAY_MS))
         self._soft_warning(worst)
         self._recompute_refill_due()
+        self._sync_epoch()
         self._commit()
 
     def set_schedule(self, schedule: Schedule) -> None:
@@ -610,12 +820,18 @@ class Pump:
     def start(self) -> None:
         """Start (resume) the programmed therapy: STOPPED -> INFUSING (or BOLUS/BRIDGE when the
         catheter still holds a previous concentration). Rejections: INVALID_STATE, NO_PROGRAM,
-        RESERVOIR_EMPTY."""
+        RESERVOIR_EMPTY, HARD_DAILY_LIMIT (with what ran and the boluses given in the last 24 h,
+        starting now would let a 24 h window exceed the drug's hard limit)."""
         self._require_state("start", "start")
         if self.compiled is None:
             raise self._reject(RejectCode.NO_PROGRAM, "schedule", "no therapy programmed")
         if self.reservoir_nl == 0:
             raise self._reject(RejectCode.RESERVOIR_EMPTY, "reservoir_nl", "reservoir is empty")
+        if self._window_pg(self.compiled, self._limit_conc(), self.wall_offset_ms, True) \
+                > self._hard_limit_pg():
+            raise self._reject(RejectCode.HARD_DAILY_LIMIT, "schedule",
+                               "starting now would exceed the drug's hard daily limit within "
+                               "24 h of the therapy that ran before")
         self.resume_infusing = True
         self.basal_rem = 0
         if self.path_old_nl > 0 and self.path_old_conc != self.concentration_ug_per_ml:
@@ -625,6 +841,7 @@ class Pump:
         self._recompute_refill_due()
         if self.reservoir_nl <= self.low_threshold_nl:
             self._raise_alarm(Alarm.LOW_RESERVOIR, reservoir_nl=self.reservoir_nl)
+        self._sync_epoch()
         self._commit()
 
     def stop(self) -> None:
@@ -636,6 +853,7 @@ class Pump:
         if self.machine.state != "STOPPED":
             self._trigger("stop")
         self.refill_due_ms = None
+        self._sync_epoch()
         self._commit()
 
     def _start_bridge(self) -> None:
@@ -821,7 +1039,7 @@ class Pump:
         sched = schedule if schedule is not None else self.schedule
         assert sched is not None
         self._validate_schedule(sched)
-        compiled = CompiledSchedule(sched)
+        compiled = self._compile(sched)
         pcfg = self.patient_cfg
         if pcfg is not None and self._patient_volume(pcfg["dose_ug"], concentration_ug_per_ml) < 1:
             raise self._reject(RejectCode.DOSE_OUT_OF_RANGE, "concentration_ug_per_ml",
@@ -856,6 +1074,7 @@ class Pump:
         if self.reservoir_nl <= self.low_threshold_nl and self.state in (S.INFUSING, S.BOLUS):
             self._raise_alarm(Alarm.LOW_RESERVOIR, reservoir_nl=self.reservoir_nl)
         self._recompute_refill_due()
+        self._sync_epoch()
         self._commit()
 
     # ------------------------------------------------------------------ alarms / faults / clock
@@ -887,11 +1106,29 @@ class Pump:
         self.refill_phase = None if self.state is not S.REFILL else self.refill_phase
         self._raise_alarm(Alarm.MOTOR_STALL)
         self._trigger("stall")
+        self._sync_epoch()
         self._commit()
 
     def inject_memory_error(self, reason: str = "injected") -> None:
         """Fault injection: memory error. MEMORY_ERROR alarm, therapy STOPPED, no delivery."""
         self._memory_error(reason)
+        self._commit()
+
+    def inject_battery_drain(self, end_of_service: bool = False) -> None:
+        """Fault injection: the battery drains at once to its elective replacement indicator (or
+        to end of service, which stops delivery for good); alarms and state follow exactly as if
+        it had run down. Rejection: INVALID_STATE if the battery is already that low."""
+        p = self.profile
+        level = p.battery_capacity_uah - (0 if end_of_service else p.battery_eri_reserve_uah)
+        idle = p.battery_idle_uah_per_day * NL_PER_ML
+        used = idle * (self.t_ms - self.battery_start_ms) \
+            + p.battery_motor_uah_per_ml * DAY_MS * self.delivered_nl
+        missing = level * DAY_MS * NL_PER_ML - used
+        if missing <= 0 or idle == 0:
+            raise self._reject(RejectCode.INVALID_STATE, "", "the battery is already that low")
+        self.battery_start_ms -= -(-missing // idle)  # as if the pump had idled that much longer
+        self._event("BATTERY_DRAIN", end_of_service=end_of_service)
+        self._check_battery()
         self._commit()
 
     def _memory_error(self, reason: str) -> None:
@@ -902,17 +1139,28 @@ class Pump:
             self.refill_due_ms = None
             self._trigger("memory_fault")
         self._raise_alarm(Alarm.MEMORY_ERROR, reason=reason)
+        self._sync_epoch()
 
     def set_time(self, wall_ms: int) -> None:
         """Set the wall (time-of-day) clock to ``wall_ms``. The run clock is untouched: nothing
         already delivered is delivered again and no interval is skipped; the schedule follows the
         new time of day from now on. Logged as CLOCK_SET (old/new wall ms, delta).
-        Rejection: TIME_OUT_OF_RANGE (negative)."""
+        Rejections: TIME_OUT_OF_RANGE (negative, not an integer); HARD_DAILY_LIMIT while therapy
+        runs, when the new time of day would bring high-rate hours so close to those just
+        delivered that a 24 h window would exceed the drug's hard limit (stop therapy, set the
+        clock, start again once the window allows it)."""
         if not isinstance(wall_ms, int) or wall_ms < 0:
             raise self._reject(RejectCode.TIME_OUT_OF_RANGE, "wall_ms", f"{wall_ms!r} < 0")
         old = self.wall_ms
-        self.wall_offset_ms = wall_ms - self.t_ms
+        offset = wall_ms - self.t_ms
+        if self.resume_infusing and offset != self.wall_offset_ms and self._window_pg(
+                self.compiled, self._limit_conc(), offset, True) > self._hard_limit_pg():
+            raise self._reject(RejectCode.HARD_DAILY_LIMIT, "wall_ms",
+                               "the new time of day would repeat doses beyond the drug's hard "
+                               "daily limit within 24 h; stop therapy first")
+        self.wall_offset_ms = offset
         self._event("CLOCK_SET", old_wall_ms=old, new_wall_ms=wall_ms, delta_ms=wall_ms - old)
+        self._sync_epoch()
         self._commit()
 
     # ------------------------------------------------------------------ status

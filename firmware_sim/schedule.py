@@ -140,6 +140,19 @@ class CompiledSchedule:
             self._starts.append([s.start_minute * MINUTE_MS for s in p.steps])
             self._rates.append([s.rate_nl_per_day for s in p.steps])
         self.max_rate_nl_per_day = max(max(r) for r in self._rates)
+        # the week as one list of boundaries (wall ms modulo a week) with the cumulative
+        # integral at each, so any integral is two bisections
+        self._wtimes: list[int] = []
+        self._wrates: list[int] = []
+        for d in range(7):  # day d of the week starts at wall (week time) d x DAY_MS
+            wd = (d + EPOCH_WEEKDAY) % 7
+            self._wtimes.extend(d * DAY_MS + s for s in self._starts[wd])
+            self._wrates.extend(self._rates[wd])
+        self._wcum = [0]
+        for i in range(1, len(self._wtimes)):
+            self._wcum.append(self._wcum[-1] + self._wrates[i - 1] * (self._wtimes[i]
+                                                                        - self._wtimes[i - 1]))
+        self._week_total = self._wcum[-1] + self._wrates[-1] * (WEEK_MS - self._wtimes[-1])
         # average volume per day over a week, in nL/day x ms / 7 (kept exact as a numerator)
         self.week_volume_x_day_ms = sum(schedule.plan_for(wd).daily_volume_x_day_ms()
                                         for wd in range(7))
@@ -155,34 +168,39 @@ class CompiledSchedule:
         nxt = starts[i + 1] if i + 1 < len(starts) else DAY_MS
         return i, self._rates[wd][i], day * DAY_MS + nxt
 
+    def _cumulative(self, wall: int) -> int:
+        """Integral of the rate over wall [0, wall) in nL/day x ms."""
+        weeks, x = divmod(wall, WEEK_MS)
+        i = bisect_right(self._wtimes, x) - 1
+        return weeks * self._week_total + self._wcum[i] + self._wrates[i] * (x - self._wtimes[i])
+
     def integral_x_day_ms(self, wall_a: int, wall_b: int) -> int:
-        """Integral of the rate over wall [a, b) in nL/day x ms."""
-        total = 0
+        """Integral of the rate over wall [a, b) in nL/day x ms (0 when b <= a)."""
+        if wall_b <= wall_a:
+            return 0
+        return self._cumulative(wall_b) - self._cumulative(wall_a)
+
+    def boundaries(self, wall_a: int, wall_b: int) -> list[int]:
+        """Wall times of the step boundaries (midnight included) in (a, b]."""
+        out = []
         t = wall_a
-        while t < wall_b:
-            _, rate, nxt = self.lookup(t)
-            e = min(nxt, wall_b)
-            total += rate * (e - t)
-            t = e
-        return total
+        while True:
+            _, _, nxt = self.lookup(t)
+            if nxt > wall_b:
+                return out
+            out.append(nxt)
+            t = nxt
 
     def _max_24h_window(self) -> int:
         """Largest integral over any 24 h window of the weekly pattern (nL/day x ms).
 
         The window integral is piecewise linear in its start, so its maximum is reached with the
-        start or the end on a step boundary; every such candidate is evaluated.
+        start or the end on a step boundary; every such candidate is evaluated exactly.
         """
-        bounds = []
-        for wd in range(7):
-            base = ((wd - EPOCH_WEEKDAY) % 7) * DAY_MS
-            bounds.extend(base + s for s in self._starts[wd])
         best = 0
-        cands = set()
-        for b in bounds:
-            cands.add(b % WEEK_MS)
-            cands.add((b - DAY_MS) % WEEK_MS)
-        for c in cands:
-            v = self.integral_x_day_ms(c, c + DAY_MS)
-            if v > best:
-                best = v
+        for b in self._wtimes:
+            for c in (b, b - DAY_MS + WEEK_MS):
+                v = self.integral_x_day_ms(c, c + DAY_MS)
+                if v > best:
+                    best = v
         return best

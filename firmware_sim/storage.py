@@ -55,7 +55,8 @@ class Storage:
 
     # -- opening -------------------------------------------------------------------------------
     def _open(self, path: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(path, isolation_level=None)
+        # the pump is built in one thread and served from another (the device serialises access)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if not tables:
@@ -107,26 +108,27 @@ class Storage:
         row = self._conn.execute("SELECT json FROM state WHERE id = 1").fetchone()
         return None if row is None else json.loads(row[0])
 
-    def commit(self, state: dict[str, Any] | None,
+    def commit(self, state: dict[str, Any] | str | None,
                events: Iterable[tuple[int, str, dict[str, Any]]] = ()) -> list[Event]:
-        """Atomically store ``state`` (unless None) and append ``events`` ((time_ms, kind,
-        details) tuples); returns the stored :class:`Event` objects with their indexes."""
-        out: list[Event] = []
+        """Atomically store ``state`` (unless None; a JSON object, or its JSON text already
+        encoded) and append ``events`` ((time_ms, kind, details) tuples); returns the stored
+        :class:`Event` objects with their indexes."""
+        idx = self._next_index
+        out = [Event(idx + i, t, kind, det) for i, (t, kind, det) in enumerate(events)]
         c = self._conn
         c.execute("BEGIN")
         try:
-            idx = self._next_index
-            for t, kind, det in events:
-                c.execute("INSERT INTO events VALUES (?, ?, ?, ?)", (idx, t, kind, json.dumps(det)))
-                out.append(Event(idx, t, kind, det))
-                idx += 1
+            if out:
+                c.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
+                              [(e.index, e.time_ms, e.kind, json.dumps(e.details)) for e in out])
             if state is not None:
-                c.execute("INSERT OR REPLACE INTO state VALUES (1, ?)", (json.dumps(state),))
+                text = state if isinstance(state, str) else json.dumps(state)
+                c.execute("INSERT OR REPLACE INTO state VALUES (1, ?)", (text,))
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
-        self._next_index = idx
+        self._next_index = idx + len(out)
         return out
 
     def event_count(self) -> int:
