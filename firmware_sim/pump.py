@@ -653,6 +653,9 @@ class Pump:
         basal = self._window_pg(compiled, conc, self.wall_offset_ms, True, boluses=False)
         with_boluses = basal if not self.bolus_history else \
             self._window_pg(compiled, conc, self.wall_offset_ms, True)
+        # windows that start later hold the new program alone: its own largest 24 h window
+        own = self._basal_window_pg(compiled, conc)
+        basal, with_boluses = max(basal, own), max(with_boluses, own)
         if with_boluses > entry.hard_daily_limit_ug * PG_PER_UG:
             raise self._reject(RejectCode.HARD_DAILY_LIMIT, "schedule",
                                f"up to {with_boluses // PG_PER_UG} ug per 24 h (with the boluses "

@@ -1,0 +1,622 @@
+"""The virtual pump's device loop: link bytes -> frames -> session checks -> model -> responses.
+
+Order of checks for every CRC-valid frame (the decoder drops everything else):
+
+1. Not a request (a response or event sent to the pump): ignored, counted.
+2. Handshake (SESSION_OPEN, SESSION_PROOF) and untagged frames with session id 0: only
+   IDENTIFY, SESSION_OPEN and SESSION_PROOF are served; anything else gets an untagged
+   NAK(NO_SESSION). Failed proofs feed a growing back-off (RATE_LIMITED with retry_after_ms).
+3. Tagged frames (PROTOCOL.md section 7): session id and tag (untagged NAK NO_SESSION /
+   BAD_TAG: nothing about the frame can be trusted, so the answer carries no tag), then the
+   retransmission cache (same seq and same tag as the last answered request: the cached answer
+   is sent again, byte for byte, and nothing is executed), then freshness (a lower seq, or the
+   same seq with another tag: tagged NAK STALE_SEQUENCE, not remembered), then the role (tagged
+   NAK FORBIDDEN_FOR_ROLE, remembered), then the payload (NAK MALFORMED_PAYLOAD /
+   UNKNOWN_MESSAGE_TYPE / TOO_MANY_STEPS, remembered), then the model.
+
+The model commits every accepted change to its storage before its method returns, and the
+response is written only afterwards: a power loss after an ACK never loses the change.
+
+The model is advanced with its clock (``pump.tick()``) before every executed request and
+whenever the next model event is due (found by running a copy of the pump ahead), so alarms are raised and
+pushed as ALARM_EVENT frames at their time without any request, also in time-warped runs.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import sqlite3
+import threading
+import time
+from types import TracebackType
+from typing import Any, Callable, Mapping
+
+import hal
+from firmware_sim.enums import Alarm
+from firmware_sim.errors import Rejected
+from firmware_sim.pump import Pump
+from firmware_sim.storage import Event
+from protocol import (DEVELOPMENT_KEYS, AuthLimiter, DecoderStats, Frame, FrameKind, NakCode,
+                      ProtocolError, PumpSession, Role, StreamDecoder, Verdict, describe,
+                      encode_frame, parse_frame)
+from protocol import MessageType as MT
+
+from .codes import clip_text, nak_code, nak_detail, wire_field
+from .handlers import Dispatcher, Refusal
+
+log = logging.getLogger(__name__)
+frame_log = logging.getLogger("firmware_sim.device.frames")
+
+DEFAULT_SERIAL = "IP-000001"
+READ_CHUNK = 4096
+MIN_TELEMETRY_MS = 100
+MAX_TELEMETRY_MS = 86_400_000
+
+
+class GrowingBackoff(AuthLimiter):
+    """AuthLimiter whose back-off grows: after ``max_failures`` failed proofs it blocks for
+    ``backoff_ms``; from then on, until a successful proof, every further failure blocks again
+    for twice as long as the last time, up to ``max_backoff_ms``. Times are ms of the caller's
+    monotonic clock (real time, not pump time)."""
+
+    def __init__(self, max_failures: int = 3, window_ms: int = 60_000, backoff_ms: int = 2_000,
+                 max_backoff_ms: int = 300_000) -> None:
+        super().__init__(max_failures, window_ms, backoff_ms)
+        self.base_max_failures = max_failures
+        self.base_backoff_ms = backoff_ms
+        self.max_backoff_ms = max_backoff_ms
+        self.trips = 0
+
+    def failure(self, now_ms: int) -> None:
+        """Record a failed authentication; block with a growing back-off (see class doc)."""
+        super().failure(now_ms)
+        try:
+            self.check(now_ms)
+        except ProtocolError:
+            self.trips += 1
+            self.max_failures = 1
+            self.backoff_ms = min(self.base_backoff_ms << self.trips, self.max_backoff_ms)
+
+    def success(self) -> None:
+        """A proof verified: forget failures and restore the base back-off."""
+        super().success()
+        self.trips = 0
+        self.max_failures = self.base_max_failures
+        self.backoff_ms = self.base_backoff_ms
+
+
+@dataclasses.dataclass
+class DeviceStats:
+    """What the device did (counters only grow)."""
+
+    frames: int = 0  # CRC-valid frames decoded
+    requests: int = 0  # request frames handled
+    executed: int = 0  # requests executed (model, session or read) and answered with success
+    duplicates: int = 0  # retransmissions answered from the cache, not executed
+    ignored: int = 0  # frames that were not requests
+    responses: int = 0  # response frames written
+    events: int = 0  # event frames written (ALARM_EVENT, STATUS_PUSH)
+    naks: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    sessions: int = 0  # sessions established
+    auth_failures: int = 0  # failed SESSION_OPEN / SESSION_PROOF
+    ticks: int = 0  # model clock advances
+    write_errors: int = 0  # responses/events the link refused
+    reconnects: int = 0  # links reopened or hosts changed (sessions dropped)
+    decoder: DecoderStats = dataclasses.field(default_factory=DecoderStats)
+
+
+def next_event_ms(pump: Pump, until_ms: int) -> int | None:
+    """Run time (ms) of the first event the model will log after its run time and at most at
+    ``until_ms``, found by running a copy of the pump; None if none."""
+    if until_ms <= pump.t_ms:
+        return None
+    copy = Pump.from_snapshot(pump.snapshot())
+    times: list[int] = []
+    copy.subscribe(lambda ev: times.append(ev.time_ms))
+    copy.advance_to(until_ms)
+    later = [t for t in times if t > pump.t_ms]
+    return min(later) if later else None
+
+
+class Device:
+    """A pump model served over a link (see the module documentation for the rules).
+
+    ``keys`` maps Role -> key bytes (default: the public development keys, with a warning).
+    ``reopen`` (optional) returns a new link when the current one is closed by its peer (a
+    virtual pair's host left); without it the loop ends on a closed link. ``auth_limiter``
+    defaults to :class:`GrowingBackoff`. ``max_idle_s`` bounds the time between model clock
+    advances of an idle device (real seconds).
+    """
+
+    def __init__(self, pump: Pump, link: hal.Link, keys: Mapping[Role, bytes] | None = None, *,
+                 serial_number: str = DEFAULT_SERIAL, log_frames: bool = False,
+                 reopen: Callable[[], hal.Link] | None = None,
+                 auth_limiter: AuthLimiter | None = None, max_idle_s: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        if keys is None:
+            log.warning("using the DEVELOPMENT KEYS: they are public and NOT secret; "
+                        "provision per-device keys for anything but development")
+            keys = DEVELOPMENT_KEYS
+        self.pump = pump
+        self.link = link
+        self.keys: dict[Role, bytes] = {Role(r): bytes(k) for r, k in keys.items()}
+        self.serial_number = serial_number
+        self.log_frames = log_frames
+        self.reopen = reopen
+        self.limiter = auth_limiter if auth_limiter is not None else GrowingBackoff()
+        self.max_idle_s = max_idle_s
+        self._mono = monotonic
+        self.lock = threading.RLock()
+        self.decoder = StreamDecoder()
+        self.stats = DeviceStats(decoder=self.decoder.stats)
+        self.dispatcher = Dispatcher(pump, serial_number)
+        self.session: PumpSession | None = None
+        self._pending: PumpSession | None = None
+        self._pending_open: bytes = b""  # raw SESSION_OPEN that created _pending
+        self._pending_challenge: bytes = b""
+        self._accepted_proof: bytes = b""  # raw SESSION_PROOF that established `session`
+        self._accepted_reply: bytes = b""
+        self._telemetry_ms = 0
+        self._next_push = 0.0
+        self._next_tick = 0.0
+        self._last_rx = 0.0
+        self._outbox: collections.deque[tuple[MT, dict[str, Any]]] = collections.deque()
+        self._alarm_mask = pump.alarms.bitmask()
+        self._connections = getattr(link, "connections", None)
+        self._stop = threading.Event()
+        self._final_commit = True
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = pump.subscribe(self._on_event)
+        log.info("pump %s (%s) ready on %s", serial_number, pump.profile.name, link.name)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "Device":
+        """Serve in a daemon thread until :meth:`stop`; returns self."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.serve_forever, args=(self._stop,),
+                                        name=f"pump-device {self.link.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0, *, commit: bool = True, close_link: bool = False) -> None:
+        """Stop the serving thread (within a read timeout, at most 0.25 s; at once with
+        ``close_link``, which also closes the link). With ``commit`` the model is advanced to its
+        clock's now and committed a last time (without: a simulated power loss, only what was
+        already committed survives)."""
+        self._final_commit = commit
+        self._stop.set()
+        if close_link:
+            self.link.close()  # wakes a read blocked in the serving thread
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+        self._thread = None
+
+    def close(self) -> None:
+        """Stop serving and detach from the pump (the caller owns the link and the pump)."""
+        self.stop()
+        try:
+            self._unsubscribe()
+        except ValueError:
+            pass
+
+    def __enter__(self) -> "Device":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def serve_forever(self, stop_event: threading.Event | None = None) -> None:
+        """Serve the link until ``stop_event`` is set (or the link is closed for good)."""
+        stop = stop_event if stop_event is not None else self._stop
+        log.info("serving on %s", self.link.name)
+        while not stop.is_set() and not self._stop.is_set():
+            wait = self.poll()
+            try:
+                self.link.timeout = max(0.0, min(wait, 0.25))
+                data = self.link.read(READ_CHUNK)
+            except hal.LinkClosed as exc:
+                if not self._relink(stop, exc):
+                    break
+                continue
+            except hal.LinkError as exc:
+                log.error("link error on %s: %s", self.link.name, exc)
+                if not self._relink(stop, exc):
+                    break
+                continue
+            conns = getattr(self.link, "connections", None)
+            if conns != self._connections:
+                self._connections = conns
+                self._new_host("a new host connected")
+            if data:
+                self._last_rx = self._mono()
+                self.handle_bytes(data)
+            elif self.decoder.pending and self._mono() - self._last_rx > 0.25:
+                with self.lock:
+                    for frame in self.decoder.flush():
+                        self._handle_frame_safely(frame)
+        if self._final_commit:
+            with self.lock:
+                self._tick()
+        log.info("stopped serving on %s", self.link.name)
+
+    def _relink(self, stop: threading.Event, exc: Exception) -> bool:
+        if self.reopen is None or stop.is_set():
+            log.info("link %s closed (%s)", self.link.name, exc)
+            return False
+        log.info("host left %s; waiting for the next one", self.link.name)
+        try:
+            self.link.close()
+        except hal.LinkError:
+            pass
+        while not stop.is_set():
+            try:
+                link = self.reopen()
+            except hal.LinkError as err:
+                log.warning("cannot reopen %s: %s", self.link.name, err)
+                stop.wait(0.1)
+                continue
+            with self.lock:
+                self.link = link
+                self._connections = getattr(link, "connections", None)
+                self._new_host("link reopened")
+            return True
+        return False
+
+    def _new_host(self, why: str) -> None:
+        with self.lock:
+            self.stats.reconnects += 1
+            self.decoder.reset()
+            if self.session is not None or self._pending is not None:
+                log.info("%s: session dropped", why)
+            self.session = None
+            self._pending = None
+            self._telemetry_ms = 0
+
+    # ------------------------------------------------------------------ time
+    def poll(self) -> float:
+        """Advance the model if due, push pending events and telemetry; return the seconds
+        until the device next needs to run (the caller may wait that long for bytes)."""
+        with self.lock:
+            now = self._mono()
+            if now >= self._next_tick:
+                self._tick()
+                self._next_tick = now + self._until_next_event()
+            if self._telemetry_ms and self.session is not None and now >= self._next_push:
+                self._tick()
+                self._push(MT.STATUS_PUSH, self.dispatcher.status_fields())
+                self._next_push = max(self._next_push + self._telemetry_ms / 1000, now)
+            self._flush_events()
+            wait = self._next_tick - now
+            if self._telemetry_ms and self.session is not None:
+                wait = min(wait, self._next_push - now)
+            return max(0.0, wait)
+
+    def run_pending(self) -> None:
+        """Advance the model to its clock's now and push what that raised, at once."""
+        with self.lock:
+            self._tick()
+            self._next_tick = self._mono() + self._until_next_event()
+            self._flush_events()
+
+    def _tick(self) -> None:
+        try:
+            self.pump.tick()
+            self.stats.ticks += 1
+        except Exception:  # noqa: BLE001 - the device keeps serving; the model logged it
+            log.exception("advancing the pump failed")
+
+    def _until_next_event(self) -> float:
+        """Real seconds until the next model event (bounded by max_idle_s)."""
+        warp = getattr(self.pump.clock, "warp", None)
+        if not warp:
+            return self.max_idle_s
+        horizon = int(self.max_idle_s * warp * 1000)
+        try:
+            t = next_event_ms(self.pump, self.pump.t_ms + horizon)
+        except Exception:  # noqa: BLE001 - a failed look-ahead only costs a later wake-up
+            log.exception("look-ahead failed")
+            return self.max_idle_s
+        if t is None:
+            return self.max_idle_s
+        ahead = t - self.pump.clock.now_ms() + 1  # +1 ms: the scaled clock rounds down
+        return max(0.0, min(self.max_idle_s, ahead / warp / 1000))
+
+    # ------------------------------------------------------------------ events
+    def _on_event(self, ev: Event) -> None:
+        """Pump subscriber: remember what to push (called where the pump committed)."""
+        self.dispatcher.on_event(ev)
+        self._next_tick = 0.0  # whatever changed may bring the next model event closer
+        if ev.kind not in ("ALARM_RAISED", "ALARM_CLEARED"):
+            return
+        try:
+            alarm = Alarm[str(ev.details.get("alarm"))]
+        except KeyError:
+            return
+        raised = ev.kind == "ALARM_RAISED"
+        if raised:
+            self._alarm_mask |= alarm.mask
+        else:
+            self._alarm_mask &= ~alarm.mask
+        level = logging.WARNING if raised else logging.INFO
+        log.log(level, "alarm %s %s at pump time %d ms", alarm.name,
+                "raised" if raised else "cleared", ev.time_ms)
+        self._outbox.append((MT.ALARM_EVENT, {
+            "alarm": int(alarm), "raised": int(raised), "priority": int(alarm.priority),
+            "time_ms": max(0, ev.time_ms),
+            "active_alarms": self._alarm_mask}))
+
+    def _flush_events(self) -> None:
+        while self._outbox:
+            msg_type, fields = self._outbox.popleft()
+            if self.session is not None:
+                self._push(msg_type, fields)
+
+    def _push(self, msg_type: MT, fields: dict[str, Any]) -> None:
+        assert self.session is not None
+        try:
+            data = self.session.event(msg_type, fields)
+        except ProtocolError as exc:
+            log.error("cannot encode %s: %s", msg_type.name, exc)
+            return
+        if self._send(data):
+            self.stats.events += 1
+
+    # ------------------------------------------------------------------ frames
+    def handle_bytes(self, data: bytes) -> None:
+        """Feed raw bytes from the link; answers go to the link."""
+        with self.lock:
+            for frame in self.decoder.feed(data):
+                self._handle_frame_safely(frame)
+            self._flush_events()
+
+    def _send(self, data: bytes) -> bool:
+        if self.log_frames:
+            try:
+                frame_log.info("tx %s", describe(parse_frame(data)))
+            except ProtocolError:
+                frame_log.info("tx %s", data.hex())
+        try:
+            self.link.write(data)
+            return True
+        except hal.LinkError as exc:
+            self.stats.write_errors += 1
+            log.warning("write to %s failed: %s", self.link.name, exc)
+            return False
+
+    def _respond(self, frame: Frame, data: bytes) -> None:
+        if self._send(data):
+            self.stats.responses += 1
+
+    def _nak_fields(self, frame: Frame, code: NakCode, detail: str,
+                    retry_after_ms: int = 0) -> dict[str, Any]:
+        self.stats.naks[code] += 1
+        log.warning("refused %s seq=%d: %s %s", frame.name, frame.seq, code.name, detail)
+        return {"code": int(code), "request_type": frame.msg_type & 0xFF,
+                "retry_after_ms": max(0, min(retry_after_ms, 0xFFFFFFFF)),
+                "detail": clip_text(detail)}
+
+    def _nak_untagged(self, frame: Frame, code: NakCode, detail: str,
+                      retry_after_ms: int = 0) -> None:
+        fields = self._nak_fields(frame, code, detail, retry_after_ms)
+        self._respond(frame, encode_frame(MT.NAK, fields, frame.seq, FrameKind.RESPONSE))
+
+    def _handle_frame_safely(self, frame: Frame) -> None:
+        try:
+            self._handle_frame(frame)
+        except Exception:  # noqa: BLE001 - a bug must not stop the pump from serving
+            log.exception("internal error while handling %s seq=%d", frame.name, frame.seq)
+            self.stats.naks[NakCode.INTERNAL_ERROR] += 1
+
+    def _handle_frame(self, frame: Frame) -> None:
+        self.stats.frames += 1
+        if self.log_frames:
+            frame_log.info("rx %s", describe(frame))
+        if frame.kind is not FrameKind.REQUEST:
+            self.stats.ignored += 1
+            log.info("ignored %s frame %s seq=%d", frame.kind.name, frame.name, frame.seq)
+            return
+        self.stats.requests += 1
+        if frame.msg_type in (MT.SESSION_OPEN, MT.SESSION_PROOF) or (
+                frame.session_id == 0 and frame.tag is None):
+            self._handle_unauthenticated(frame)
+        else:
+            self._handle_session(frame)
+
+    # ------------------------------------------------------------------ no session
+    def _handle_unauthenticated(self, frame: Frame) -> None:
+        mt = frame.msg_type
+        if frame.error is not None and frame.error.code is NakCode.UNKNOWN_MESSAGE_TYPE:
+            self._nak_untagged(frame, NakCode.UNKNOWN_MESSAGE_TYPE, frame.error.detail)
+        elif mt not in (MT.IDENTIFY, MT.SESSION_OPEN, MT.SESSION_PROOF):
+            self._nak_untagged(frame, NakCode.NO_SESSION, f"{frame.name} needs a session")
+        elif frame.error is not None:
+            self._nak_untagged(frame, frame.error.code, frame.error.detail)
+        elif mt == MT.IDENTIFY:
+            resp, fields = self.dispatcher.identify({})
+            self.stats.executed += 1
+            self._respond(frame, encode_frame(resp, fields, frame.seq, FrameKind.RESPONSE))
+        elif mt == MT.SESSION_OPEN:
+            self._session_open(frame)
+        else:
+            self._session_proof(frame)
+
+    def _now_ms(self) -> int:
+        return int(self._mono() * 1000)
+
+    def _session_open(self, frame: Frame) -> None:
+        assert frame.fields is not None
+        if self._pending is not None and frame.raw == self._pending_open:
+            self.stats.duplicates += 1
+            self._respond(frame, self._pending_challenge)
+            return
+        try:
+            self.limiter.check(self._now_ms())
+            pending = PumpSession.open(frame.fields, self.keys)
+        except ProtocolError as exc:
+            if exc.code is NakCode.AUTH_FAILED:
+                self.stats.auth_failures += 1
+                self.limiter.failure(self._now_ms())
+            self._nak_untagged(frame, exc.code, exc.detail, exc.retry_after_ms)
+            return
+        self._pending = pending
+        self._pending_open = frame.raw
+        self._pending_challenge = encode_frame(MT.SESSION_CHALLENGE, pending.challenge_fields(),
+                                               frame.seq, FrameKind.RESPONSE)
+        log.info("session 0x%08X: challenge sent to %s", pending.session_id, pending.role.name)
+        self.stats.executed += 1
+        self._respond(frame, self._pending_challenge)
+
+    def _session_proof(self, frame: Frame) -> None:
+        assert frame.fields is not None
+        if self.session is not None and frame.raw == self._accepted_proof:
+            self.stats.duplicates += 1
+            self._respond(frame, self._accepted_reply)
+            return
+        try:
+            self.limiter.check(self._now_ms())
+            pending, self._pending = self._pending, None  # one attempt per pending session
+            if pending is None or frame.fields.get("session_id") != pending.session_id:
+                raise ProtocolError(NakCode.AUTH_FAILED, "session_id")
+            accepted = pending.verify_proof(frame.fields)
+        except ProtocolError as exc:
+            if exc.code is NakCode.AUTH_FAILED:
+                self.stats.auth_failures += 1
+                self.limiter.failure(self._now_ms())
+            self._nak_untagged(frame, exc.code, exc.detail, exc.retry_after_ms)
+            return
+        self.limiter.success()
+        if self.session is not None:
+            log.info("session 0x%08X replaced", self.session.session_id)
+        self.session = pending
+        self._telemetry_ms = 0
+        self._accepted_proof = frame.raw
+        self._accepted_reply = encode_frame(MT.SESSION_ACCEPTED, accepted, frame.seq,
+                                            FrameKind.RESPONSE)
+        self.stats.sessions += 1
+        self.stats.executed += 1
+        log.info("session 0x%08X established (%s)", pending.session_id, pending.role.name)
+        self._respond(frame, self._accepted_reply)
+
+    # ------------------------------------------------------------------ in session
+    def _handle_session(self, frame: Frame) -> None:
+        sess = self.session
+        if sess is None:
+            self._nak_untagged(frame, NakCode.NO_SESSION,
+                               f"session 0x{frame.session_id:08X} unknown")
+            return
+        try:
+            verdict = sess.check_request(frame)
+        except ProtocolError as exc:
+            if exc.code is NakCode.STALE_SEQUENCE:  # authentic but not fresh: not remembered
+                nak = self._nak_fields(frame, exc.code, exc.detail)
+                self._respond(frame, sess.respond(frame, MT.NAK, nak, remember=False))
+            elif exc.code is NakCode.FORBIDDEN_FOR_ROLE:  # authentic and fresh: remembered
+                code, detail = exc.code, exc.detail
+                if frame.error is not None and frame.error.code is NakCode.UNKNOWN_MESSAGE_TYPE:
+                    code, detail = frame.error.code, frame.error.detail
+                elif not self._is_request_type(frame.msg_type):
+                    code, detail = NakCode.UNKNOWN_MESSAGE_TYPE, f"{frame.name} is not a request"
+                nak = self._nak_fields(frame, code, detail)
+                self._respond(frame, sess.respond(frame, MT.NAK, nak))
+            else:  # NO_SESSION, BAD_TAG: nothing about the frame can be trusted
+                self._nak_untagged(frame, exc.code, exc.detail)
+            return
+        if verdict is Verdict.RETRANSMIT:
+            self.stats.duplicates += 1
+            log.info("retransmitted %s seq=%d answered from the cache", frame.name, frame.seq)
+            assert sess.cached_response is not None
+            self._respond(frame, sess.cached_response)
+            return
+        if frame.error is not None:
+            nak = self._nak_fields(frame, frame.error.code, frame.error.detail)
+            self._respond(frame, sess.respond(frame, MT.NAK, nak))
+            return
+        msg_type, fields = self._execute(frame, sess)
+        try:
+            data = sess.respond(frame, msg_type, fields)
+        except ProtocolError as exc:
+            log.error("cannot encode the answer to %s: %s", frame.name, exc)
+            data = sess.respond(frame, MT.NAK, self._nak_fields(
+                frame, NakCode.INTERNAL_ERROR, "response encoding"))
+        self._respond(frame, data)
+        if msg_type == MT.ACK and frame.msg_type == MT.SESSION_CLOSE:
+            log.info("session 0x%08X closed", sess.session_id)
+            self.session = None
+            self._telemetry_ms = 0
+
+    @staticmethod
+    def _is_request_type(msg_type: int) -> bool:
+        try:
+            return MT(msg_type) in Dispatcher.REQUESTS
+        except ValueError:
+            return False
+
+    def _execute(self, frame: Frame, sess: PumpSession) -> tuple[MT, dict[str, Any] | None]:
+        """Run one fresh, authentic, permitted, well-formed request; NAK fields on refusal."""
+        mt = MT(frame.msg_type)
+        fields = frame.fields or {}
+        self._tick()  # the model acts at the pump's now
+        try:
+            if mt == MT.SESSION_CLOSE:
+                result: tuple[MT, dict[str, Any] | None] = (MT.ACK, {"request_type": int(mt)})
+            elif mt == MT.SET_TELEMETRY:
+                result = self._set_telemetry(fields)
+            else:
+                handler = self.dispatcher.table.get(mt)
+                if handler is None:
+                    raise Refusal(NakCode.UNKNOWN_MESSAGE_TYPE, f"{mt.name} is not a request")
+                result = handler(fields)
+        except Rejected as exc:
+            code = nak_code(exc.code)
+            field = wire_field(mt, exc.field)
+            log.info("model refused %s: %s %s (%s)", mt.name, exc.code.value, field, exc.reason)
+            return MT.NAK, self._nak_fields(frame, code, nak_detail(code, field, exc.reason))
+        except Refusal as exc:
+            return MT.NAK, self._nak_fields(frame, exc.code, exc.detail)
+        except ProtocolError as exc:
+            return MT.NAK, self._nak_fields(frame, exc.code, exc.detail)
+        except sqlite3.Error as exc:
+            log.error("storage failed during %s: %s", mt.name, exc)
+            self._storage_failed(str(exc))
+            return MT.NAK, self._nak_fields(frame, NakCode.STORAGE_ERROR, str(exc))
+        except Exception as exc:  # noqa: BLE001 - never let one request stop the pump
+            log.exception("internal error during %s", mt.name)
+            return MT.NAK, self._nak_fields(frame, NakCode.INTERNAL_ERROR, type(exc).__name__)
+        self.stats.executed += 1
+        self._next_tick = 0.0  # the model may have a new next event: look again
+        log.info("%s seq=%d by %s: %s", mt.name, frame.seq, sess.role.name, result[0].name)
+        return result
+
+    def _storage_failed(self, why: str) -> None:
+        """The store refused a commit: what the model changed in memory is not stored. Go back
+        to the last committed state (a NAK has no side effect) and stop delivery there with the
+        memory alarm; if even that cannot be stored, keep the alarm in memory."""
+        old = self.pump
+        try:
+            pump = Pump(old.profile, old.storage, old.clock)
+        except Exception:  # noqa: BLE001 - the store cannot even be read
+            log.exception("cannot reload the committed state")
+            pump = old
+        if pump is not old:
+            self._unsubscribe()
+            self.pump = self.dispatcher.pump = pump
+            self._unsubscribe = pump.subscribe(self._on_event)
+            self._alarm_mask = pump.alarms.bitmask()
+        try:
+            pump.inject_memory_error(f"storage failed: {why}")
+        except Exception:  # noqa: BLE001 - the alarm stays in memory
+            log.exception("could not store the memory error")
+
+    def _set_telemetry(self, fields: dict[str, Any]) -> tuple[MT, dict[str, Any]]:
+        interval = fields["interval_ms"]
+        if interval and not MIN_TELEMETRY_MS <= interval <= MAX_TELEMETRY_MS:
+            raise Refusal(NakCode.INVALID_FIELD, "interval_ms")
+        self._telemetry_ms = interval
+        self._next_push = self._mono() + interval / 1000
+        log.info("status telemetry %s", f"every {interval} ms" if interval else "off")
+        return MT.ACK, {"request_type": int(MT.SET_TELEMETRY)}

@@ -1,0 +1,392 @@
+"""The dispatch table of the device: one handler per model request, fields in, fields out.
+
+Each handler takes the request's decoded fields, calls the pump model and returns the response
+``(MessageType, fields)``. Refusals are raised: the model's ``Rejected`` (mapped to a NAK by
+:mod:`firmware_sim.device.codes`) or :class:`Refusal` for what the device itself checks.
+
+Every instant on the wire is on the pump's run clock (ms, never set, never jumps) except
+``wall_ms`` (STATUS, CLOCK, SET_CLOCK), the time-of-day clock; see PROTOCOL.md section 1.
+
+Requests that need two model calls (SET_LIMITS changing both the patient bolus and the
+threshold, REFILL_COMPLETE with a withdrawal not yet reported) are first tried on a copy of the
+pump, so a refusal of the second call never leaves the first one applied.
+"""
+from __future__ import annotations
+
+import logging
+from importlib import metadata
+from typing import Any, Callable
+
+from firmware_sim.enums import Alarm, BolusKind, RejectCode, TherapyState, Weekday
+from firmware_sim.errors import Rejected
+from firmware_sim.pump import Pump
+from firmware_sim.schedule import Plan, Schedule, Step, weekday_of
+from firmware_sim.storage import Event
+from protocol import FaultKind, NakCode, PROTOCOL_VERSION
+from protocol import MessageType as MT
+from protocol.messages import MAX_LOG_ENTRIES, MAX_TEXT, REGISTRY
+
+from .codes import LOG_KINDS, UNKNOWN_LOG_KIND, clip_text, log_detail
+
+log = logging.getLogger(__name__)
+
+Fields = dict[str, Any]
+Response = tuple[MT, Fields | None]
+NO_STEP = 0xFF
+MAX_WALL_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999
+
+
+class Refusal(Exception):
+    """A request the device refuses before (or instead of) calling the model."""
+
+    def __init__(self, code: NakCode, detail: str) -> None:
+        super().__init__(f"{code.name}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+def firmware_version() -> str:
+    """The installed intrapump version (the emulated firmware's version)."""
+    try:
+        return metadata.version("intrapump")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def model_name(profile_name: str) -> str:
+    """Model name shown by IDENTITY: ``ip20`` -> ``IP-20``."""
+    name = profile_name.upper()
+    for i, ch in enumerate(name):
+        if ch.isdigit():
+            if i and name[i - 1].isalpha():
+                name = name[:i] + "-" + name[i:]
+            break
+    return clip_text(name, MAX_TEXT["model"])
+
+
+class Dispatcher:
+    """Maps model requests to pump calls. Not thread-safe: the device serialises calls."""
+
+    REQUESTS = frozenset(t for t, s in REGISTRY.items() if s.kind == "request")
+
+    def __init__(self, pump: Pump, serial_number: str) -> None:
+        self.pump = pump
+        self.serial_number = clip_text(serial_number, MAX_TEXT["serial_number"])
+        self.firmware_version = clip_text(firmware_version(), MAX_TEXT["firmware_version"])
+        self.last_withdrawal: dict[str, Any] | None = None
+        self.table: dict[MT, Callable[[Fields], Response]] = {
+            MT.IDENTIFY: self.identify,
+            MT.GET_STATUS: self.get_status,
+            MT.GET_DRUG: self.get_drug,
+            MT.SET_DRUG: self.set_drug,
+            MT.GET_SCHEDULE: self.get_schedule,
+            MT.SET_SCHEDULE: self.set_schedule,
+            MT.GET_LIMITS: self.get_limits,
+            MT.SET_LIMITS: self.set_limits,
+            MT.START_THERAPY: self.start_therapy,
+            MT.STOP_THERAPY: self.stop_therapy,
+            MT.CLINICIAN_BOLUS: self.clinician_bolus,
+            MT.PATIENT_BOLUS: self.patient_bolus,
+            MT.CANCEL_BOLUS: self.cancel_bolus,
+            MT.PRIMING_BOLUS: self.priming_bolus,
+            MT.REFILL_BEGIN: self.refill_begin,
+            MT.REFILL_WITHDRAWN: self.refill_withdrawn,
+            MT.REFILL_COMPLETE: self.refill_complete,
+            MT.GET_ALARMS: self.get_alarms,
+            MT.ACK_ALARM: self.ack_alarm,
+            MT.READ_LOG: self.read_log,
+            MT.GET_CLOCK: self.get_clock,
+            MT.SET_CLOCK: self.set_clock,
+            MT.INJECT_FAULT: self.inject_fault,
+        }
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _find_last_withdrawal(self) -> dict[str, Any]:
+        """Details of the last REFILL_WITHDRAWN event, searching the log backwards by pages."""
+        if self.last_withdrawal is None:
+            end = self.pump.storage.event_count()
+            while end > 0 and self.last_withdrawal is None:
+                start = max(0, end - 256)
+                for ev in reversed(self.pump.read_events(start, end - start)):
+                    if ev.kind == "REFILL_WITHDRAWN":
+                        self.last_withdrawal = dict(ev.details)
+                        break
+                end = start
+        return self.last_withdrawal or {}
+
+    def on_event(self, ev: Event) -> None:
+        """Follow committed events the dispatcher depends on (the last withdrawal)."""
+        if ev.kind == "REFILL_WITHDRAWN":
+            self.last_withdrawal = dict(ev.details)
+
+    @staticmethod
+    def _t(run_ms: int | None) -> int:
+        """A run-clock instant on the wire: 0 for none."""
+        return 0 if run_ms is None else max(0, run_ms)
+
+    def _what_if(self, calls: list[Callable[[Pump], Any]]) -> None:
+        """Apply ``calls`` to a copy of the pump; raise the first Rejected (the pump is untouched)."""
+        copy = Pump.from_snapshot(self.pump.snapshot())
+        for call in calls:
+            call(copy)
+
+    # ------------------------------------------------------------------ identification / status
+    def identify(self, f: Fields) -> Response:
+        """IDENTITY: model (from the profile name), serial number, versions, capacity (nL)."""
+        p = self.pump.profile
+        return MT.IDENTITY, {
+            "model": model_name(p.name), "serial_number": self.serial_number,
+            "firmware_version": self.firmware_version, "protocol_version": PROTOCOL_VERSION,
+            "reservoir_capacity_nl": p.reservoir_capacity_nl, "weekday_plans": 1}
+
+    def status_fields(self) -> Fields:
+        """STATUS / STATUS_PUSH fields of the pump now."""
+        st = self.pump.status()
+        step_index, step_start = NO_STEP, 0
+        sched = self.pump.schedule
+        if st.step_index is not None and sched is not None:
+            plan = sched.plan_for(weekday_of(st.wall_ms))
+            if 0 <= st.step_index < len(plan.steps):
+                step_index = st.step_index
+                step_start = plan.steps[st.step_index].start_minute
+        b = st.bolus
+        return {
+            "state": int(st.state), "time_ms": st.time_ms, "wall_ms": st.wall_ms,
+            "reservoir_nl": st.reservoir_nl,
+            "reservoir_capacity_nl": st.capacity_nl, "step_index": step_index,
+            "step_start_minute": step_start, "rate_nl_per_day": st.rate_nl_per_day,
+            "bolus_kind": int(b.kind) if b else 0,
+            "bolus_remaining_nl": b.remaining_nl if b else 0,
+            "bolus_end_ms": self._t(b.end_ms) if b and b.end_ms is not None else 0,
+            "active_alarms": st.alarm_mask,
+            "battery_percent": max(0, min(100, st.battery_percent)),
+            "refill_due_ms": self._t(st.refill_due_ms),
+        }
+
+    def get_status(self, f: Fields) -> Response:
+        """STATUS of the pump now."""
+        return MT.STATUS, self.status_fields()
+
+    # ------------------------------------------------------------------ drug / schedule / limits
+    def get_drug(self, f: Fields) -> Response:
+        """DRUG: programmed name and concentration (ug/mL); empty name and 0 when none."""
+        return MT.DRUG, {"drug_name": self.pump.drug_name or "",
+                         "concentration_ug_per_ml": self.pump.concentration_ug_per_ml or 0}
+
+    def set_drug(self, f: Fields) -> Response:
+        """Program drug and concentration, keeping the schedule. A pump without a schedule gets
+        the minimum (keep-open) rate as its every-day plan until SET_SCHEDULE replaces it; the
+        pump stays in its state (nothing is delivered before START_THERAPY)."""
+        sched = self.pump.schedule
+        if sched is None:
+            sched = Schedule.constant(self.pump.profile.min_rate_nl_per_day)
+        self.pump.program_therapy(f["drug_name"], f["concentration_ug_per_ml"], sched)
+        return MT.ACK, {"request_type": int(MT.SET_DRUG)}
+
+    @staticmethod
+    def _weekday(value: int) -> Weekday:
+        try:
+            return Weekday(value)
+        except ValueError:
+            raise Refusal(NakCode.INVALID_FIELD, "weekday") from None
+
+    def get_schedule(self, f: Fields) -> Response:
+        """The steps of one plan; a weekday without its own plan (it follows the every-day
+        plan) and a pump without a schedule answer with no steps."""
+        wd = self._weekday(f["weekday"])
+        sched = self.pump.schedule
+        plan = sched.plans.get(wd) if sched is not None else None
+        steps = [] if plan is None else [
+            {"start_minute": s.start_minute, "rate_nl_per_day": s.rate_nl_per_day}
+            for s in plan.steps]
+        return MT.SCHEDULE, {"weekday": int(wd), "steps": steps}
+
+    def set_schedule(self, f: Fields) -> Response:
+        """Replace one plan (EVERY_DAY or one weekday), keeping the others."""
+        wd = self._weekday(f["weekday"])
+        plans = dict(self.pump.schedule.plans) if self.pump.schedule is not None else {}
+        plans[wd] = Plan(tuple(Step(s["start_minute"], s["rate_nl_per_day"]) for s in f["steps"]))
+        self.pump.set_schedule(Schedule(plans))
+        return MT.ACK, {"request_type": int(MT.SET_SCHEDULE)}
+
+    def get_limits(self, f: Fields) -> Response:
+        """LIMITS: patient bolus (zeros when off) and the low-reservoir threshold (nL)."""
+        cfg = self.pump.patient_cfg or {}
+        return MT.LIMITS, {
+            "patient_bolus_dose_ug": cfg.get("dose_ug", 0),
+            "patient_bolus_duration_ms": cfg.get("duration_ms", 0),
+            "patient_lockout_ms": cfg.get("lockout_ms", 0),
+            "patient_max_per_day": cfg.get("max_per_24h", 0),
+            "low_reservoir_threshold_nl": self.pump.low_threshold_nl}
+
+    def set_limits(self, f: Fields) -> Response:
+        """Patient bolus (dose 0 turns it off; the other patient fields are then ignored) and
+        the low-reservoir threshold. The threshold is always programmed (so the pump's state is
+        always checked: nothing is accepted at end of service); an unchanged patient bolus
+        setting is not reprogrammed."""
+        calls: list[Callable[[Pump], Any]] = []
+        dose = f["patient_bolus_dose_ug"]
+        cfg = self.pump.patient_cfg
+        if dose == 0:
+            if cfg is not None:
+                calls.append(lambda p: p.disable_patient_bolus())
+        else:
+            new = {"dose_ug": dose, "duration_ms": f["patient_bolus_duration_ms"],
+                   "lockout_ms": f["patient_lockout_ms"], "max_per_24h": f["patient_max_per_day"]}
+            if new != cfg:
+                calls.append(lambda p: p.configure_patient_bolus(**new))
+        threshold = f["low_reservoir_threshold_nl"]
+        calls.append(lambda p: p.set_low_reservoir_threshold(threshold))
+        if len(calls) > 1:
+            self._what_if(calls)
+        for call in calls:
+            call(self.pump)
+        return MT.ACK, {"request_type": int(MT.SET_LIMITS)}
+
+    # ------------------------------------------------------------------ therapy
+    def start_therapy(self, f: Fields) -> Response:
+        """Start (resume) the programmed therapy."""
+        self.pump.start()
+        return MT.ACK, {"request_type": int(MT.START_THERAPY)}
+
+    def stop_therapy(self, f: Fields) -> Response:
+        """Stop therapy (a bolus running is cancelled)."""
+        self.pump.stop()
+        return MT.ACK, {"request_type": int(MT.STOP_THERAPY)}
+
+    def _bolus_started(self, kind: BolusKind) -> Response:
+        b = self.pump.status().bolus
+        if b is None:  # cannot happen (a bolus lasts >= 1 ms); answer with what was started
+            now = self._t(self.pump.t_ms)
+            return MT.BOLUS_STARTED, {"bolus_kind": int(kind), "volume_nl": 0,
+                                      "start_ms": now, "end_ms": now}
+        return MT.BOLUS_STARTED, {"bolus_kind": int(b.kind), "volume_nl": b.volume_nl,
+                                  "start_ms": self._t(b.start_ms),
+                                  "end_ms": self._t(b.end_ms) if b.end_ms is not None else 0}
+
+    def clinician_bolus(self, f: Fields) -> Response:
+        """Exactly one of volume_nl and dose_ug is non-zero (else INVALID_FIELD volume_nl)."""
+        vol, dose = f["volume_nl"], f["dose_ug"]
+        if (vol == 0) == (dose == 0):
+            raise Refusal(NakCode.INVALID_FIELD, "volume_nl")
+        self.pump.start_clinician_bolus(f["duration_ms"], volume_nl=vol or None,
+                                        dose_ug=dose or None)
+        return self._bolus_started(BolusKind.CLINICIAN)
+
+    def priming_bolus(self, f: Fields) -> Response:
+        """0 in volume_nl / duration_ms means the profile's dead volume / priming duration."""
+        self.pump.start_priming_bolus(f["volume_nl"] or None, f["duration_ms"] or None)
+        return self._bolus_started(BolusKind.PRIMING)
+
+    def patient_bolus(self, f: Fields) -> Response:
+        """PATIENT_BOLUS_RESULT: granted, or denied with the model's DenialReason."""
+        res = self.pump.request_patient_bolus()
+        cfg = self.pump.patient_cfg or {}
+        b = self.pump.status().bolus
+        granted = res.granted
+        end = b.end_ms if granted and b is not None and b.kind is BolusKind.PATIENT else None
+        return MT.PATIENT_BOLUS_RESULT, {
+            "granted": int(granted),
+            "denial_reason": 0 if res.reason is None else int(res.reason),
+            "dose_ug": cfg.get("dose_ug", 0) if granted else 0,
+            "volume_nl": res.volume_nl if granted else 0,
+            "end_ms": self._t(end),
+            "next_allowed_ms": self._t(res.next_allowed_ms),
+            "boluses_today": min(255, len(self.pump.patient_history))}
+
+    def cancel_bolus(self, f: Fields) -> Response:
+        """Cancel the bolus running."""
+        self.pump.stop_bolus()
+        return MT.ACK, {"request_type": int(MT.CANCEL_BOLUS)}
+
+    # ------------------------------------------------------------------ refill
+    def refill_begin(self, f: Fields) -> Response:
+        """Enter refill (delivery stops)."""
+        self.pump.refill_begin()
+        return MT.ACK, {"request_type": int(MT.REFILL_BEGIN)}
+
+    def refill_withdrawn(self, f: Fields) -> Response:
+        """Report the volume withdrawn (nL); may raise REFILL_DISCREPANCY."""
+        self.pump.refill_withdrawn(f["withdrawn_nl"])
+        return MT.ACK, {"request_type": int(MT.REFILL_WITHDRAWN)}
+
+    def refill_complete(self, f: Fields) -> Response:
+        """Report the withdrawal too if REFILL_WITHDRAWN was not sent (its withdrawn_nl is
+        otherwise informative only), then fill."""
+        pump = self.pump
+        calls: list[Callable[[Pump], Any]] = []
+        if pump.state is TherapyState.REFILL and pump.refill_phase == "begun":
+            calls.append(lambda p: p.refill_withdrawn(f["withdrawn_nl"]))
+        calls.append(lambda p: p.refill_complete(f["filled_nl"], f["concentration_ug_per_ml"]))
+        if len(calls) > 1:
+            self._what_if(calls)
+        for call in calls:
+            call(pump)
+        w = self._find_last_withdrawal()
+        expected = int(w.get("expected_nl", 0))
+        discrepancy = abs(int(w.get("withdrawn_nl", 0)) - expected) > int(w.get("tolerance_nl", 0))
+        return MT.REFILL_RESULT, {"reservoir_nl": pump.reservoir_nl,
+                                  "expected_withdrawn_nl": expected,
+                                  "discrepancy": int(discrepancy),
+                                  "refill_due_ms": self._t(pump.refill_due_ms)}
+
+    # ------------------------------------------------------------------ alarms / log / clock
+    def get_alarms(self, f: Fields) -> Response:
+        """ALARM_LIST: the active alarms, raise times on the run clock."""
+        return MT.ALARM_LIST, {"alarms": [
+            {"alarm": int(a.alarm), "priority": int(a.priority),
+             "raised_ms": self._t(a.raised_ms), "acknowledged": int(a.acked)}
+            for a in self.pump.status().alarms]}
+
+    def ack_alarm(self, f: Fields) -> Response:
+        """Acknowledge an active alarm (INVALID_FIELD for an unknown alarm id)."""
+        try:
+            alarm = Alarm(f["alarm"])
+        except ValueError:
+            raise Refusal(NakCode.INVALID_FIELD, "alarm") from None
+        self.pump.acknowledge_alarm(alarm)
+        return MT.ACK, {"request_type": int(MT.ACK_ALARM)}
+
+    def read_log(self, f: Fields) -> Response:
+        """LOG_PAGE: up to ``count`` (1..16) entries from ``start_index``."""
+        count = f["count"]
+        if not 1 <= count <= MAX_LOG_ENTRIES:
+            raise Refusal(NakCode.INVALID_FIELD, "count")
+        events = self.pump.read_events(f["start_index"], count)
+        return MT.LOG_PAGE, {
+            "total_count": self.pump.storage.event_count(),
+            "entries": [{"index": ev.index,
+                         "time_ms": self._t(ev.time_ms),
+                         "kind": LOG_KINDS.get(ev.kind, UNKNOWN_LOG_KIND),
+                         "detail": log_detail(ev.kind, ev.details)} for ev in events]}
+
+    def get_clock(self, f: Fields) -> Response:
+        """CLOCK: run clock and wall clock read together (ms)."""
+        return MT.CLOCK, {"time_ms": self.pump.t_ms, "wall_ms": self.pump.wall_ms}
+
+    def set_clock(self, f: Fields) -> Response:
+        """Set the wall clock; beyond the year 9999 is CLOCK_OUT_OF_RANGE (wall_ms)."""
+        if f["wall_ms"] > MAX_WALL_MS:
+            raise Refusal(NakCode.CLOCK_OUT_OF_RANGE, "wall_ms")
+        self.pump.set_time(f["wall_ms"])
+        return MT.ACK, {"request_type": int(MT.SET_CLOCK)}
+
+    def inject_fault(self, f: Fields) -> Response:
+        """Emulator only: MOTOR_STALL, MEMORY_ERROR, BATTERY_ERI and END_OF_SERVICE (the battery
+        drains at once to that level), CLEAR_MOTOR_STALL (the stall is repaired and acknowledged:
+        FAULT -> STOPPED; INVALID_STATE without a stall)."""
+        try:
+            fault = FaultKind(f["fault"])
+        except ValueError:
+            raise Refusal(NakCode.INVALID_FIELD, "fault") from None
+        if fault is FaultKind.MOTOR_STALL:
+            self.pump.inject_motor_stall()
+        elif fault is FaultKind.MEMORY_ERROR:
+            self.pump.inject_memory_error("injected over the protocol")
+        elif fault in (FaultKind.BATTERY_ERI, FaultKind.END_OF_SERVICE):
+            self.pump.inject_battery_drain(end_of_service=fault is FaultKind.END_OF_SERVICE)
+        elif fault is FaultKind.CLEAR_MOTOR_STALL:
+            if Alarm.MOTOR_STALL not in self.pump.alarms:
+                raise Rejected(RejectCode.INVALID_STATE, "fault", "no motor stall to clear")
+            self.pump.acknowledge_alarm(Alarm.MOTOR_STALL)
+        return MT.ACK, {"request_type": int(MT.INJECT_FAULT)}
