@@ -20,6 +20,7 @@ test: $(STAMP) lint-imports
 
 demo: $(STAMP)
 	$(PY) -m firmware_sim.scenario --days 7
+	$(PY) -m host_tools.demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo-out

@@ -1,0 +1,136 @@
+"""Whole-stack round trips through PumpClient: status and a 48-step set-schedule.
+
+Each round trip goes client -> protocol (encode, tag, CRC) -> link -> device (decode, session
+check, dispatch, model, storage commit) -> back. Two links:
+
+* ``virtual``: the in-process virtual pair to a device started with ``start_virtual_pump``;
+* ``pty``: a pseudo-terminal to a ``pumpsim serve --url pty`` process.
+
+    python benchmarks/roundtrip.py            # a table
+    python benchmarks/roundtrip.py --json     # {"virtual": {"status_p50_us": .., "status_p99_us": ..,
+                                              #   "schedule_p50_us": .., "schedule_p99_us": ..}, "pty": {..}}
+
+The pumps keep their state in memory by default (the link and protocol stack is measured);
+``--state-file`` adds a SQLite file, whose commits then dominate (each request that finds the
+pump's time advanced commits its state).
+
+Targets: virtual status p99 < 1 ms, pty status p99 < 2 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from host_tools.client import PumpClient  # noqa: E402
+from host_tools.records import Step  # noqa: E402
+
+STEPS_48 = [Step(30 * i, 100_000 + 1_000 * i) for i in range(48)]
+TARGETS_US = {"virtual": 1_000, "pty": 2_000}
+
+
+def _percentile(samples: list[int], q: float) -> int:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _time(call: Callable[[], object], rounds: int, warmup: int) -> list[int]:
+    for _ in range(warmup):
+        call()
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter_ns()
+        call()
+        out.append(time.perf_counter_ns() - t0)
+    return out
+
+
+def measure(client: PumpClient, rounds: int, schedule_rounds: int, warmup: int) -> dict[str, int]:
+    """p50/p99 of status and of a 48-step set-schedule, in microseconds."""
+    client.set_drug("morphine", 10_000)
+    status = _time(client.status, rounds, warmup)
+    schedule = _time(lambda: client.set_schedule(STEPS_48), schedule_rounds, min(warmup, 20))
+    return {"status_p50_us": _percentile(status, 0.50) // 1000,
+            "status_p99_us": _percentile(status, 0.99) // 1000,
+            "schedule_p50_us": _percentile(schedule, 0.50) // 1000,
+            "schedule_p99_us": _percentile(schedule, 0.99) // 1000}
+
+
+def bench_virtual(rounds: int, schedule_rounds: int, warmup: int, state_file: bool) -> dict[str, int]:
+    """Round trips to an in-process device over the virtual pair."""
+    from firmware_sim.device import start_virtual_pump
+    with tempfile.TemporaryDirectory() as tmp:
+        state = os.path.join(tmp, "pump.db") if state_file else ":memory:"
+        with start_virtual_pump(state_path=state) as vp:
+            with PumpClient(vp.url, timeout_s=2.0) as client:
+                return measure(client, rounds, schedule_rounds, warmup)
+
+
+def _pumpsim() -> list[str]:
+    script = Path(sys.executable).with_name("pumpsim")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "host_tools.pumpsim"]
+
+
+def bench_pty(rounds: int, schedule_rounds: int, warmup: int, state_file: bool) -> dict[str, int]:
+    """Round trips to a pumpsim process over a pseudo-terminal."""
+    with tempfile.TemporaryDirectory() as tmp:
+        state = ["--state", os.path.join(tmp, "pump.db")] if state_file else []
+        proc = subprocess.Popen([*_pumpsim(), "serve", "--url", "pty", *state],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().decode().strip()
+            if not line.startswith("device:"):
+                raise RuntimeError(f"pumpsim did not print its device path (got {line!r})")
+            with PumpClient(line.split(":", 1)[1].strip(), timeout_s=2.0) as client:
+                return measure(client, rounds, schedule_rounds, warmup)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both benchmarks; print a table or one JSON object."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--rounds", type=int, default=2000, help="status round trips per link")
+    parser.add_argument("--schedule-rounds", type=int, default=300, help="set-schedule round trips")
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--links", default="virtual,pty", help="comma-separated: virtual, pty")
+    parser.add_argument("--state-file", action="store_true",
+                        help="give both pumps a SQLite state file (default: in-memory store)")
+    args = parser.parse_args(argv)
+    runners = {"virtual": bench_virtual, "pty": bench_pty}
+    results = {}
+    for name in args.links.split(","):
+        results[name] = runners[name](args.rounds, args.schedule_rounds, args.warmup,
+                                      args.state_file)
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    print(f"{'link':8} {'status p50':>11} {'status p99':>11} {'sched p50':>10} {'sched p99':>10}  target")
+    for name, r in results.items():
+        ok = "ok" if r["status_p99_us"] < TARGETS_US[name] else "MISSED"
+        print(f"{name:8} {r['status_p50_us']:>8} us {r['status_p99_us']:>8} us "
+              f"{r['schedule_p50_us']:>7} us {r['schedule_p99_us']:>7} us  status p99 < "
+              f"{TARGETS_US[name]} us: {ok}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

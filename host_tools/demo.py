@@ -1,0 +1,201 @@
+"""The end-to-end demo: a virtual pump on a real tty, programmed with pumpctl.
+
+``python -m host_tools.demo`` starts ``pumpsim serve --url pty`` in the background with a time
+warp, reads the tty path it prints, and drives it with ``pumpctl`` commands, exactly as a person
+would in a terminal: read the status, set the clock, program the drug and the time-of-day schedule
+of ``host_tools/examples/morphine_day.yaml``, fill the reservoir, set the patient-bolus limits,
+start therapy, give a patient bolus and ask for a second one at once (denied: lockout), let a
+warped day pass, then print status and log and write the plot to ``demo-out/``. It stops the
+simulator with SIGTERM, checks that it exited cleanly, and exits 0 only if every step did what it
+should. Nothing is left running, whatever happens.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = Path(__file__).resolve().parent / "examples" / "morphine_day.yaml"
+WARP = 14_400  # simulated seconds per real second: one pump day in 6 s
+LOCKOUT = "8h"  # 2 s of real time at this warp: the second request comes well inside it
+
+
+class DemoFailed(Exception):
+    """A demo step did not do what it should (the message says which and why)."""
+
+
+def _tool(name: str, module: str) -> list[str]:
+    """The console script next to this interpreter, else ``python -m module``."""
+    script = Path(sys.executable).with_name(name)
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", module]
+
+
+def section(title: str) -> None:
+    """A visible header for each part of the demo."""
+    bar = "=" * 78
+    print(f"\n{bar}\n== {title}\n{bar}", flush=True)
+
+
+def read_device_path(proc: subprocess.Popen, timeout_s: float = 15.0) -> str:
+    """The ``device: /dev/pts/N`` line pumpsim prints first."""
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout_s
+    buffer = b""
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise DemoFailed(f"pumpsim exited early with code {proc.returncode}")
+            if not sel.select(timeout=0.1):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                raise DemoFailed("pumpsim closed its output before printing the device path")
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                text = line.decode(errors="replace").strip()
+                if text.startswith("device:"):
+                    return text.split(":", 1)[1].strip()
+        raise DemoFailed("pumpsim did not print its device path in time")
+    finally:
+        sel.close()
+
+
+class Demo:
+    """Runs the steps; every pumpctl call is echoed with its output."""
+
+    def __init__(self, out_dir: Path, warp: int) -> None:
+        self.out_dir = out_dir
+        self.warp = warp
+        self.pumpctl = _tool("pumpctl", "host_tools.pumpctl")
+        self.pumpsim = _tool("pumpsim", "host_tools.pumpsim")
+        self.device = ""
+
+    def ctl(self, *args: str, expect: int = 0, json_out: bool = False) -> dict | str:
+        """Run ``pumpctl --url DEVICE args``; fail unless it exits with ``expect``."""
+        cmd = [*self.pumpctl, "--url", self.device, *args]
+        print(f"$ pumpctl {' '.join(args)}", flush=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        if not json_out and done.stdout:
+            print(done.stdout.rstrip(), flush=True)
+        if done.stderr.strip():
+            print(done.stderr.rstrip(), file=sys.stderr, flush=True)
+        if done.returncode != expect:
+            raise DemoFailed(f"pumpctl {' '.join(args)} exited {done.returncode}, expected {expect}")
+        if json_out:
+            doc = json.loads(done.stdout)
+            print(json.dumps(doc, indent=2), flush=True)
+            return doc
+        return done.stdout
+
+    def run(self, state_dir: Path) -> None:
+        section(f"starting pumpsim on a pseudo-terminal (warp {self.warp}x: a pump day in "
+                f"{86_400 / self.warp:.0f} s)")
+        cmd = [*self.pumpsim, "serve", "--url", "pty", "--warp", str(self.warp),
+               "--state", str(state_dir / "pump.db")]
+        print("$ " + " ".join(["pumpsim", *cmd[len(self.pumpsim):]]), flush=True)
+        sim_log = state_dir / "pumpsim.log"  # a file, not a pipe: a full pipe would stall it
+        with open(sim_log, "wb") as log_file:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, cwd=ROOT,
+                                    start_new_session=True)
+        try:
+            self.device = read_device_path(proc)
+            print(f"pumpsim serves the pump on {self.device}", flush=True)
+            self.steps()
+            section("stopping pumpsim (SIGTERM)")
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                raise DemoFailed("pumpsim did not stop within 15 s of SIGTERM") from None
+            err = sim_log.read_text(errors="replace")
+            tail = "\n".join(err.strip().splitlines()[-3:])
+            if tail:
+                print(tail, flush=True)
+            if rc != 0:
+                raise DemoFailed(f"pumpsim exited with code {rc} after SIGTERM")
+            print("pumpsim stopped cleanly (exit code 0)", flush=True)
+        finally:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=5)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    def steps(self) -> None:
+        section("1. status of a fresh pump")
+        self.ctl("status")
+        section("2. clock, drug and time-of-day schedule")
+        self.ctl("clock", "set", "now")
+        self.ctl("drug", "set", "morphine", "10mg/mL")
+        self.ctl("schedule", "set", str(EXAMPLE), "--yes")
+        section("3. fill the reservoir and set the patient-bolus limits")
+        self.ctl("refill", "--withdrawn", "0", "--filled", "20mL", "--no-start")
+        self.ctl("limits", "set", "--dose", "0.5mg", "--duration", "10min", "--lockout", LOCKOUT,
+                 "--max-per-day", "4", "--threshold", "2mL")
+        section("4. start therapy")
+        self.ctl("start")
+        section("5. patient bolus (granted), then an immediate second one (denied: lockout)")
+        first = self.ctl("ptm", "--json", json_out=True)
+        second = self.ctl("ptm", "--json", json_out=True)
+        if not first.get("granted"):
+            raise DemoFailed(f"the first patient bolus was denied: {first.get('denial_reason')}")
+        if second.get("granted") or second.get("denial_reason") != "LOCKOUT":
+            raise DemoFailed(f"the second patient bolus was not denied for lockout: {second}")
+        print("first bolus granted; second denied: LOCKOUT", flush=True)
+        section(f"6. a warped day passes ({86_400 / self.warp:.0f} s)")
+        before = self.ctl("status", "--json", json_out=True)
+        time.sleep(86_400 / self.warp)
+        after = self.ctl("status", "--json", json_out=True)
+        used = before["reservoir_nl"] - after["reservoir_nl"]
+        elapsed_h = (after["time_ms"] - before["time_ms"]) / 3_600_000
+        print(f"pump time advanced {elapsed_h:.1f} h; {used / 1e6:.3f} mL delivered", flush=True)
+        if elapsed_h < 20 or used <= 0:
+            raise DemoFailed("the pump did not run a day of therapy")
+        section("7. status, event log and plot")
+        self.ctl("status")
+        self.ctl("log", "--last", "25")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        png = self.out_dir / "pump-day.png"
+        self.ctl("plot", "--hours", "24h", "--out", str(png))
+        if png.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
+            raise DemoFailed(f"{png} is not a PNG")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; 0 on success, 1 if a step failed."""
+    parser = argparse.ArgumentParser(prog="python -m host_tools.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "demo-out", help="where the plot goes")
+    parser.add_argument("--warp", type=int, default=WARP, help="pumpsim time warp")
+    args = parser.parse_args(argv)
+    state_dir = Path(tempfile.mkdtemp(prefix="intrapump-demo-"))
+    started = time.monotonic()
+    try:
+        Demo(args.out, args.warp).run(state_dir)
+    except (DemoFailed, subprocess.TimeoutExpired, OSError, ValueError) as exc:
+        print(f"\nDEMO FAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    section(f"demo finished in {time.monotonic() - started:.1f} s: all steps succeeded")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

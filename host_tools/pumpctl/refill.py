@@ -1,0 +1,115 @@
+"""pumpctl refill: the guided refill procedure.
+
+Steps, as at the bedside: read the expected reservoir volume; enter refill (delivery stops);
+withdraw what is left and report it (a discrepancy with the expected volume is warned about: it
+may mean over- or under-infusion); fill and give the new concentration; if the concentration
+changed, the catheter still holds the old one and the pump bridges it when therapy resumes;
+print the new refill-due date. Every value can be given as an option so that scripts need no
+prompt.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from host_tools.pumpctl.common import (Connection, console, json_option, pass_conn, print_json,
+                                       quantity, warn)
+from host_tools.pumpctl.therapy import pump_profile
+from host_tools.units import (QuantityError, ml, parse_concentration, parse_volume_nl, wall_text)
+from protocol.enums import Alarm, TherapyState
+
+
+def discrepancy_limit_nl(expected_nl: int, min_nl: int, percent: int) -> int:
+    """Largest |withdrawn - expected| that is not a discrepancy: max(min_nl, percent % of
+    expected), in nL."""
+    return max(min_nl, expected_nl * percent // 100)
+
+
+def _ask(value: int | None, prompt: str, parser: Callable[[str], int],
+         default: str | None = None) -> int:
+    if value is not None:
+        return value
+    while True:
+        text = click.prompt(prompt, default=default, err=True)
+        try:
+            return parser(text)
+        except QuantityError as exc:
+            warn(str(exc))
+
+
+@click.command()
+@click.option("--withdrawn", callback=quantity(parse_volume_nl), help="Volume withdrawn (e.g. 3.2mL).")
+@click.option("--filled", callback=quantity(parse_volume_nl), help="Volume filled (e.g. 18mL).")
+@click.option("--concentration", callback=quantity(parse_concentration),
+              help="Concentration of the new drug (ug/mL or 10mg/mL; default: unchanged).")
+@click.option("--start/--no-start", "start_after", default=None,
+              help="Start therapy after the refill when the pump is stopped (default: ask).")
+@json_option
+@pass_conn
+def refill(conn: Connection, withdrawn: int | None, filled: int | None, concentration: int | None,
+           start_after: bool | None, as_json: bool) -> None:
+    """Guided refill: expected volume, withdrawn (discrepancy check), filled, concentration,
+    bridge bolus, new refill-due date."""
+    say = (lambda *a, **k: None) if as_json else console.print
+    with conn.client() as client:
+        profile = pump_profile(client)
+        before = client.status()
+        drug = client.drug()
+        offset = before.wall_offset_ms
+        expected = before.reservoir_nl
+        say(f"[bold]1. expected in the reservoir[/]: {ml(expected)} of {drug.name or 'no drug'} "
+            f"at {drug.concentration_ug_per_ml} ug/mL")
+        client.refill_begin()
+        say("[bold]2. refill started[/]: delivery is stopped; withdraw the remaining drug")
+        withdrawn_nl = _ask(withdrawn, "volume withdrawn (e.g. 3.2mL)", parse_volume_nl)
+        limit = discrepancy_limit_nl(expected, profile.discrepancy_min_nl, profile.discrepancy_percent)
+        difference = withdrawn_nl - expected
+        client.refill_withdrawn(withdrawn_nl)
+        flagged = Alarm.REFILL_DISCREPANCY in client.status().active_alarms
+        say(f"   withdrawn {ml(withdrawn_nl)}, expected {ml(expected)} (difference {difference / 1e6:+.3f} mL)")
+        if abs(difference) > limit or flagged:
+            warn(f"refill discrepancy: withdrawn {ml(withdrawn_nl)} differs from the expected "
+                 f"{ml(expected)} by more than {ml(limit)}; check for over- or under-infusion")
+        filled_nl = _ask(filled, "volume filled (e.g. 18mL)", parse_volume_nl)
+        scripted = withdrawn is not None and filled is not None
+        if concentration is not None:
+            new_conc = concentration
+        elif scripted:  # all volumes given as options: the concentration stays unless given
+            new_conc = drug.concentration_ug_per_ml
+        else:
+            new_conc = _ask(None, "concentration of the new drug (ug/mL or mg/mL)",
+                            parse_concentration, default=str(drug.concentration_ug_per_ml))
+        result = client.refill_complete(withdrawn_nl, filled_nl, new_conc)
+        say(f"[bold]3. filled[/] {ml(filled_nl)} at {new_conc} ug/mL; reservoir now {ml(result.reservoir_nl)}")
+        bridge = new_conc != drug.concentration_ug_per_ml
+        if bridge:
+            say(f"[bold]4. bridge bolus[/]: the catheter still holds up to {ml(profile.dead_volume_nl)} "
+                f"at {drug.concentration_ug_per_ml} ug/mL; when therapy runs, the pump bridges it "
+                f"at the rate that gives the new program's dose")
+        else:
+            say("[bold]4. bridge bolus[/]: not needed (concentration unchanged)")
+        after = client.status()
+        started = False
+        if after.state == TherapyState.STOPPED:
+            prompt = "start therapy now" + (" (runs the bridge bolus)" if bridge else "") + "?"
+            do_start = start_after if start_after is not None else (
+                False if as_json else click.confirm(prompt, default=True, err=True))
+            if do_start:
+                client.start()
+                started = True
+                after = client.status()
+        due = after.refill_due_ms if after.refill_due_ms is not None else result.refill_due_ms
+    if as_json:
+        print_json({"expected_reservoir_nl": expected, "withdrawn_nl": withdrawn_nl,
+                    "expected_withdrawn_nl": result.expected_withdrawn_nl,
+                    "discrepancy": result.discrepancy or flagged or abs(difference) > limit,
+                    "filled_nl": filled_nl, "concentration_ug_per_ml": new_conc,
+                    "reservoir_nl": result.reservoir_nl, "bridge_bolus": bridge,
+                    "started": started, "state": after.state.name,
+                    "refill_due_ms": due, "refill_due_utc": wall_text(due + offset) if due else None})
+        return
+    if result.discrepancy:
+        warn("the pump raised the REFILL_DISCREPANCY alarm")
+    say(f"[bold]5. state[/]: {after.state.name}; next refill due: "
+        f"{wall_text(due + offset) if due else 'not computable (therapy not running)'}")

@@ -1,0 +1,361 @@
+"""pumpctl commands for therapy: status, drug, schedule, limits, start/stop, boluses, alarms, clock."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from firmware_sim.profile import DrugEntry, Profile, load_profile
+from firmware_sim.errors import ProfileError
+from host_tools.client import PumpClient
+from host_tools.preview import preview_plan, preview_table
+from host_tools.records import Limits
+from host_tools.schedule_file import (EVERY_DAY, WEEKDAYS, ScheduleFileError, load_schedule_file,
+                                      weekday_name)
+from host_tools.units import (mg, ml, parse_concentration, parse_dose_ug, parse_duration_ms,
+                              parse_volume_nl, parse_wall, wall_text)
+from host_tools.pumpctl.common import (Connection, FileProblem, console, json_option, pass_conn,
+                                       print_json, quantity, warn)
+from host_tools.pumpctl.views import (alarms_table, limits_table, name_of, schedule_table,
+                                      status_panel)
+from protocol.enums import Alarm, Role, Weekday
+
+WEEKDAY_CHOICE = click.Choice(["every_day", *WEEKDAYS], case_sensitive=False)
+
+
+def weekday_value(name: str | None) -> int:
+    """Weekday selector from a --weekday choice (None/every_day -> EVERY_DAY)."""
+    if name is None or name.lower() == "every_day":
+        return EVERY_DAY
+    return WEEKDAYS.index(name.lower())
+
+
+def pump_profile(client: PumpClient) -> Profile:
+    """The device profile of the connected model (its drug library and ranges); ip20 when the
+    model is not a shipped profile."""
+    model = client.identity.model
+    try:
+        return load_profile(model.lower().replace("-", ""))
+    except ProfileError:
+        warn(f"no device profile for model {model!r}: drug library and ranges of ip20 shown")
+        return load_profile("ip20")
+
+
+def drug_entry(client: PumpClient, drug_name: str) -> DrugEntry | None:
+    """The drug library entry (soft/hard daily limits) for ``drug_name``, or None."""
+    return pump_profile(client).drug(drug_name) if drug_name else None
+
+
+# ---------------------------------------------------------------------------- status
+@click.command()
+@json_option
+@pass_conn
+def status(conn: Connection, as_json: bool) -> None:
+    """Show the pump status (state, rate, reservoir, bolus, alarms, battery, refill date)."""
+    with conn.client() as client:
+        st = client.status()
+        drug = client.drug()
+        ident = client.identity
+    if as_json:
+        doc = st.to_json()
+        doc.update(drug_name=drug.name, concentration_ug_per_ml=drug.concentration_ug_per_ml,
+                   model=ident.model, serial_number=ident.serial_number)
+        print_json(doc)
+        return
+    drug_text = f"{drug.name} {drug.concentration_ug_per_ml / 1000:g} mg/mL" if drug.name else "none"
+    console.print(status_panel(st, title=f"{ident.model} {ident.serial_number}", drug=drug_text))
+
+
+# ---------------------------------------------------------------------------- drug
+@click.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def drug(ctx: click.Context, as_json: bool) -> None:
+    """Show the programmed drug; `drug set NAME CONCENTRATION` programs it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    conn = ctx.find_object(Connection)
+    with conn.client() as client:
+        d = client.drug()
+        entry = drug_entry(client, d.name)
+    if as_json:
+        doc = d.to_json()
+        if entry is not None:
+            doc.update(soft_daily_limit_ug=entry.soft_daily_limit_ug,
+                       hard_daily_limit_ug=entry.hard_daily_limit_ug)
+        print_json(doc)
+        return
+    if not d.name:
+        console.print("no drug programmed")
+        return
+    line = f"{d.name}, {d.concentration_ug_per_ml} ug/mL ({d.concentration_ug_per_ml / 1000:g} mg/mL)"
+    if entry is not None:
+        line += (f"; daily limits: soft {mg(entry.soft_daily_limit_ug)}, "
+                 f"hard {mg(entry.hard_daily_limit_ug)}")
+    console.print(line)
+
+
+@drug.command("set")
+@click.argument("name")
+@click.argument("concentration", callback=quantity(parse_concentration))
+@pass_conn
+def drug_set(conn: Connection, name: str, concentration: int) -> None:
+    """Program the drug NAME (library name) at CONCENTRATION (ug/mL, or e.g. 10mg/mL)."""
+    with conn.client() as client:
+        client.set_drug(name, concentration)
+    console.print(f"drug set: {name}, {concentration} ug/mL")
+
+
+# ---------------------------------------------------------------------------- schedule
+@click.group()
+def schedule() -> None:
+    """Show or program the time-of-day schedule."""
+
+
+@schedule.command("show")
+@click.option("--weekday", type=WEEKDAY_CHOICE, default=None, help="Plan to show (default: every day).")
+@click.option("--all", "show_all", is_flag=True, help="Show the every-day plan and every weekday plan.")
+@json_option
+@pass_conn
+def schedule_show(conn: Connection, weekday: str | None, show_all: bool, as_json: bool) -> None:
+    """Show a schedule plan with the rate and dose per day of each step."""
+    with conn.client() as client:
+        d = client.drug()
+        selectors = [EVERY_DAY] + (list(range(7)) if show_all else [])
+        if not show_all:
+            selectors = [weekday_value(weekday)]
+        plans = [client.schedule(w) for w in selectors]
+    if as_json:
+        doc = {"drug_name": d.name, "concentration_ug_per_ml": d.concentration_ug_per_ml,
+               "plans": [p.to_json() for p in plans]}
+        print_json(doc)
+        return
+    for p in plans:
+        if show_all and p.weekday != Weekday.EVERY_DAY and not p.steps:
+            continue
+        console.print(schedule_table(p, d.concentration_ug_per_ml or None))
+
+
+@schedule.command("set")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--weekday", type=WEEKDAY_CHOICE, default=None,
+              help="Send only this plan of the file (default: every plan in the file).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_conn
+def schedule_set(conn: Connection, file: Path, weekday: str | None, yes: bool, as_json: bool) -> None:
+    """Program the schedule in FILE (YAML or CSV), after a 24 h preview of each plan."""
+    with conn.client() as client:
+        d = client.drug()
+        try:
+            plans = load_schedule_file(file, d.concentration_ug_per_ml or None)
+        except ScheduleFileError as exc:
+            raise FileProblem(str(exc)) from None
+        if weekday is not None:
+            wanted = weekday_value(weekday)
+            plans = [p for p in plans if p.weekday == wanted]
+            if not plans:
+                raise FileProblem(f"{file}: {weekday}: the file has no plan for this day")
+        entry = drug_entry(client, d.name)
+        soft = entry.soft_daily_limit_ug if entry else None
+        hard = entry.hard_daily_limit_ug if entry else None
+        previews = [preview_plan(p, d.concentration_ug_per_ml, soft, hard) for p in plans]
+        if not as_json:
+            for pv in previews:
+                console.print(preview_table(pv, d.name))
+                if pv.over_hard_limit:
+                    warn(f"{weekday_name(pv.weekday)}: the day's dose exceeds the hard limit; "
+                         "the pump will refuse it")
+                elif pv.over_soft_limit:
+                    warn(f"{weekday_name(pv.weekday)}: the day's dose exceeds the soft limit")
+        if not yes and not click.confirm("Program this schedule?", default=False, err=True):
+            raise click.ClickException("not programmed (not confirmed)")
+        for plan in plans:
+            client.set_schedule(plan.steps, plan.weekday)
+    if as_json:
+        print_json({"programmed": [
+            {"weekday": "EVERY_DAY" if pv.weekday == EVERY_DAY else WEEKDAYS[pv.weekday].upper(),
+             "steps": [{"start_minute": r.start_minute, "rate_nl_per_day": r.rate_nl_per_day}
+                       for r in pv.rows],
+             "daily_volume_nl": int(pv.total_volume_nl), "daily_dose_ug": int(pv.total_dose_ug),
+             "over_soft_limit": pv.over_soft_limit} for pv in previews]})
+        return
+    console.print(f"schedule programmed: {', '.join(weekday_name(p.weekday) for p in plans)}")
+
+
+# ---------------------------------------------------------------------------- limits
+@click.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def limits(ctx: click.Context, as_json: bool) -> None:
+    """Show patient-bolus limits and the low-reservoir threshold; `limits set` programs them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    conn = ctx.find_object(Connection)
+    with conn.client() as client:
+        lim = client.limits()
+    if as_json:
+        print_json(lim.to_json())
+    else:
+        console.print(limits_table(lim))
+
+
+@limits.command("set")
+@click.option("--dose", callback=quantity(parse_dose_ug), help="Patient bolus dose (ug, or 0.1mg).")
+@click.option("--duration", callback=quantity(parse_duration_ms), help="Patient bolus duration (10min).")
+@click.option("--lockout", callback=quantity(parse_duration_ms), help="Minimum time between patient boluses (1h).")
+@click.option("--max-per-day", type=click.IntRange(0, 255), help="Patient boluses allowed in 24 h.")
+@click.option("--threshold", callback=quantity(parse_volume_nl), help="Low-reservoir alarm threshold (2mL).")
+@json_option
+@pass_conn
+def limits_set(conn: Connection, dose: int | None, duration: int | None, lockout: int | None,
+               max_per_day: int | None, threshold: int | None, as_json: bool) -> None:
+    """Change some limits; the others keep their programmed values."""
+    changes = {k: v for k, v in {"patient_bolus_dose_ug": dose, "patient_bolus_duration_ms": duration,
+                                 "patient_lockout_ms": lockout, "patient_max_per_day": max_per_day,
+                                 "low_reservoir_threshold_nl": threshold}.items() if v is not None}
+    if not changes:
+        raise click.UsageError("give at least one of --dose, --duration, --lockout, --max-per-day, --threshold")
+    with conn.client() as client:
+        sent: Limits = client.set_limits(**changes)
+    if as_json:
+        print_json(sent.to_json())
+    else:
+        console.print(limits_table(sent))
+
+
+# ---------------------------------------------------------------------------- start / stop
+@click.command()
+@pass_conn
+def start(conn: Connection) -> None:
+    """Start (resume) the programmed therapy."""
+    with conn.client() as client:
+        client.start()
+        st = client.status()
+    console.print(f"therapy started: {name_of(st.state)}, {st.rate_nl_per_day / 1e6:.3f} mL/day")
+
+
+@click.command()
+@pass_conn
+def stop(conn: Connection) -> None:
+    """Stop the pump (an active bolus is cancelled)."""
+    with conn.client() as client:
+        client.stop()
+    console.print("pump stopped")
+
+
+# ---------------------------------------------------------------------------- boluses
+@click.command()
+@click.option("--volume", callback=quantity(parse_volume_nl), help="Bolus volume (nL, or 0.1mL).")
+@click.option("--dose", callback=quantity(parse_dose_ug), help="Bolus dose (ug, or 0.5mg).")
+@click.option("--duration", callback=quantity(parse_duration_ms), required=True, help="Duration (30min).")
+@json_option
+@pass_conn
+def bolus(conn: Connection, volume: int | None, dose: int | None, duration: int, as_json: bool) -> None:
+    """Give a clinician bolus of a volume or a dose over a duration."""
+    if (volume is None) == (dose is None):
+        raise click.UsageError("give exactly one of --volume and --dose")
+    with conn.client() as client:
+        started = client.clinician_bolus(duration, volume_nl=volume, dose_ug=dose)
+        offset = client.status().wall_offset_ms
+    if as_json:
+        print_json(started.to_json())
+        return
+    console.print(f"bolus started: {ml(started.volume_nl)}, ends {wall_text(started.end_ms + offset)}")
+
+
+@click.command()
+@json_option
+@pass_conn
+def ptm(conn: Connection, as_json: bool) -> None:
+    """Patient bolus request (patient role by default): granted, or the denial reason."""
+    with conn.client(default_role=Role.PATIENT) as client:
+        result = client.patient_bolus()
+        offset = client.status().wall_offset_ms
+    if as_json:
+        print_json(result.to_json())
+        return
+    if result.granted:
+        console.print(f"[green]granted[/]: {mg(result.dose_ug)} ({ml(result.volume_nl)}), ends "
+                      f"{wall_text((result.end_ms or 0) + offset)}; {result.boluses_today} today")
+    else:
+        console.print(f"[yellow]denied[/]: {name_of(result.denial_reason)}; next allowed "
+                      f"{wall_text(result.next_allowed_ms + offset)}")
+
+
+@click.command()
+@pass_conn
+def cancel(conn: Connection) -> None:
+    """Cancel the active bolus."""
+    with conn.client() as client:
+        client.cancel_bolus()
+    console.print("bolus cancelled")
+
+
+# ---------------------------------------------------------------------------- alarms
+@click.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def alarms(ctx: click.Context, as_json: bool) -> None:
+    """List the active alarms; `alarms ack` acknowledges them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    conn = ctx.find_object(Connection)
+    with conn.client() as client:
+        active = client.alarms()
+        offset = client.status().wall_offset_ms
+    if as_json:
+        print_json({"alarms": [a.to_json() for a in active]})
+    else:
+        console.print(alarms_table(active, offset))
+
+
+@alarms.command("ack")
+@click.argument("alarm", required=False, type=click.Choice([a.name.lower() for a in Alarm],
+                                                            case_sensitive=False))
+@pass_conn
+def alarms_ack(conn: Connection, alarm: str | None) -> None:
+    """Acknowledge ALARM, or every unacknowledged alarm when none is named."""
+    with conn.client() as client:
+        if alarm is not None:
+            targets = [Alarm[alarm.upper()]]
+        else:
+            targets = [a.alarm for a in client.alarms() if not a.acknowledged]
+        for a in targets:
+            client.ack_alarm(a)
+    console.print("acknowledged: " + (", ".join(name_of(a) for a in targets) or "nothing to acknowledge"))
+
+
+# ---------------------------------------------------------------------------- clock
+@click.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def clock(ctx: click.Context, as_json: bool) -> None:
+    """Show the pump clock; `clock set TIME` sets it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    conn = ctx.find_object(Connection)
+    with conn.client() as client:
+        reading = client.clock()
+    if as_json:
+        print_json({**reading.to_json(), "wall": wall_text(reading.wall_ms)})
+    else:
+        console.print(f"pump clock: {wall_text(reading.wall_ms)} (run clock {reading.time_ms} ms)")
+
+
+@clock.command("set")
+@click.argument("when")
+@pass_conn
+def clock_set(conn: Connection, when: str) -> None:
+    """Set the pump's wall clock to WHEN: ISO 8601 (a time with an offset is converted to UTC),
+    'now' (this computer's clock, UTC) or ms since 1970-01-01."""
+    try:
+        target = parse_wall(when)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="WHEN") from None
+    with conn.client() as client:
+        client.set_clock(target)
+    console.print(f"pump clock set to {wall_text(target)}")
+
+
+COMMANDS = [status, drug, schedule, limits, start, stop, bolus, ptm, cancel, alarms, clock]

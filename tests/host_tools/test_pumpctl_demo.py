@@ -1,0 +1,20 @@
+"""The end-to-end demo (pumpsim on a pty driven by pumpctl) succeeds and writes its plot."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "host_tools.demo", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "first bolus granted; second denied: LOCKOUT" in done.stdout
+    assert "pumpsim stopped cleanly (exit code 0)" in done.stdout
+    assert (tmp_path / "pump-day.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
