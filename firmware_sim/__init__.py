@@ -11,12 +11,14 @@ from .errors import ProfileError, Rejected
 from .profile import DAY_MS, DrugEntry, Profile, load_profile
 from .pump import Pump
 from .schedule import Plan, Schedule, Step, validate_schedule
-from .status import AlarmStatus, BolusStatus, PatientBolusResult, PumpStatus
+from .status import (AlarmStatus, BolusStatus, PatientBolusConfig, PatientBolusResult,
+                     PumpStatus)
 from .storage import Event, Storage
 
 __all__ = [
     "ALARM_PRIORITY", "Alarm", "AlarmPriority", "AlarmStatus", "BolusKind", "BolusStatus", "Clock",
-    "DAY_MS", "DenialReason", "DrugEntry", "Event", "ManualClock", "PatientBolusResult", "Plan",
+    "DAY_MS", "DenialReason", "DrugEntry", "Event", "ManualClock", "PatientBolusConfig",
+    "PatientBolusResult", "Plan",
     "Profile", "ProfileError", "Pump", "PumpStatus", "Rejected", "RejectCode", "Role",
     "ScaledClock", "Schedule", "Step", "Storage", "TherapyState", "Weekday", "load_profile",
     "validate_schedule",

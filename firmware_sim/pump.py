@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from transitions import MachineError
 
@@ -61,7 +61,8 @@ from .errors import Rejected
 from .profile import DAY_MS, Profile
 from .schedule import CompiledSchedule, Schedule, validate_schedule
 from .statemachine import TherapyMachine
-from .status import AlarmStatus, BolusStatus, PatientBolusResult, PumpStatus
+from .status import (AlarmStatus, BolusStatus, PatientBolusConfig, PatientBolusResult,
+                     PumpStatus)
 from .storage import Event, Storage
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ _PERSIST = ("t_ms", "wall_offset_ms", "resume_infusing", "drug_name", "concentra
 
 _NULLABLE = frozenset({"refill_due_ms", "concentration_ug_per_ml"})
 _PATIENT_KEYS = ("dose_ug", "duration_ms", "lockout_ms", "max_per_24h")
+
+
+_FOREVER = 1 << 80  # a run time beyond any pump's life (ms)
 
 
 def _is_int(v: object) -> bool:
@@ -105,6 +109,13 @@ class Pump:
     STOPPED pump with the MEMORY_ERROR alarm. Every public mutating call commits its change
     (state + events) to the storage before returning, then calls the subscribers with the new
     events. Commands act at the current run time; call :meth:`tick` / :meth:`advance_to` first.
+
+    Read-only state for callers (change it only through the commands): ``state``, ``time_ms``
+    (run clock, also ``t_ms``), ``wall_ms``, ``profile``, ``schedule``, ``drug_name``,
+    ``concentration_ug_per_ml`` (ug/mL), ``reservoir_nl``, ``low_threshold_nl``,
+    ``refill_due_ms`` (run ms or None), ``refill_stage``, ``patient_bolus_config``,
+    ``patient_boluses_24h``, ``active_alarms``, ``alarm_mask``; :meth:`status` reads them all
+    at once and :meth:`next_event_ms` says when the next event is due.
     """
 
     def __init__(self, profile: Profile, storage: Storage | None = None,
@@ -130,6 +141,7 @@ class Pump:
                 self._fresh()
         else:
             self._fresh()
+        self._committed_t_ms = self.t_ms
         if fault:
             self._memory_error(fault)
         if saved is None or fault:
@@ -145,7 +157,7 @@ class Pump:
         self.resume_infusing = False
         self.drug_name: str | None = None
         self.concentration_ug_per_ml: int | None = None
-        self.schedule: Schedule | None = None
+        self._schedule: Schedule | None = None
         self.compiled: CompiledSchedule | None = None
         self.low_threshold_nl = p.low_threshold_default_nl
         self.reservoir_nl = 0
@@ -182,7 +194,7 @@ class Pump:
 
     def _to_dict(self) -> dict[str, Any]:
         d = self._dynamic_dict()
-        d["schedule"] = self.schedule.to_dict() if self.schedule else None
+        d["schedule"] = self._schedule.to_dict() if self._schedule else None
         d["profile"] = self.profile.to_dict()
         return d
 
@@ -194,9 +206,9 @@ class Pump:
         """
         if self._profile_json[0] is not self.profile:
             self._profile_json = (self.profile, json.dumps(self.profile.to_dict()))
-        if self._schedule_json[0] is not self.schedule:
-            self._schedule_json = (self.schedule, json.dumps(
-                self.schedule.to_dict() if self.schedule else None))
+        if self._schedule_json[0] is not self._schedule:
+            self._schedule_json = (self._schedule, json.dumps(
+                self._schedule.to_dict() if self._schedule else None))
         head = json.dumps(self._dynamic_dict())
         return (f'{head[:-1]}, "schedule": {self._schedule_json[1]}, '
                 f'"profile": {self._profile_json[1]}}}')
@@ -214,9 +226,9 @@ class Pump:
         self.battery_start_ms = int(d["battery_start_ms"])
         self.machine = TherapyMachine(S[d["state"]])
         self.alarms = AlarmSet.from_list(d["alarms"])
-        self.schedule = Schedule.from_dict(d["schedule"]) if d["schedule"] else None
-        self.compiled = CompiledSchedule(self.schedule) if self.schedule else None
-        self._epoch_schedule = self.schedule
+        self._schedule = Schedule.from_dict(d["schedule"]) if d["schedule"] else None
+        self.compiled = CompiledSchedule(self._schedule) if self._schedule else None
+        self._epoch_schedule = self._schedule
         self._epoch_compiled = {}
         self._check_restored()
 
@@ -236,9 +248,9 @@ class Pump:
             raise ValueError("low threshold out of range")
         if self.drug_name is not None or self.concentration_ug_per_ml is not None:
             self._validate_drug(self.drug_name, self.concentration_ug_per_ml)  # type: ignore
-        if self.schedule is not None:
-            validate_schedule(self.schedule, p)
-        if (self.schedule is None) != (self.drug_name is None):
+        if self._schedule is not None:
+            validate_schedule(self._schedule, p)
+        if (self._schedule is None) != (self.drug_name is None):
             raise ValueError("program half stored")
         if self.refill_phase not in (None, "begun", "withdrawn"):
             raise ValueError("refill phase")
@@ -263,7 +275,7 @@ class Pump:
             raise ValueError("patient history")
         ep = self.epoch
         if ep is not None and (not isinstance(ep, list) or len(ep) != 4
-                               or not all(map(_is_int, ep)) or self.schedule is None):
+                               or not all(map(_is_int, ep)) or self._schedule is None):
             raise ValueError("therapy epoch")
         if not isinstance(self.past_epochs, list):
             raise ValueError("past epochs")
@@ -283,6 +295,7 @@ class Pump:
     def _commit(self) -> None:
         events = self.storage.commit(self._state_json(), self._pending)
         self._pending = []
+        self._committed_t_ms = self.t_ms
         for ev in events:
             for cb in list(self._subscribers):
                 try:
@@ -309,6 +322,48 @@ class Pump:
     def wall_ms(self) -> int:
         """Wall (time-of-day) clock in ms."""
         return self.t_ms + self.wall_offset_ms
+
+    @property
+    def time_ms(self) -> int:
+        """Run clock in ms (the same as ``t_ms``): moved only by advance_to / tick."""
+        return self.t_ms
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The programmed schedule (None before the first program); replace it with
+        :meth:`set_schedule`, :meth:`program_therapy` or :meth:`refill_complete`."""
+        return self._schedule
+
+    @property
+    def patient_bolus_config(self) -> PatientBolusConfig | None:
+        """The patient bolus setting (dose ug, duration ms, lockout ms, maximum per 24 h), or
+        None when patient boluses are off. A copy: change it with
+        :meth:`configure_patient_bolus` / :meth:`disable_patient_bolus`."""
+        cfg = self.patient_cfg
+        return None if cfg is None else PatientBolusConfig(**cfg)
+
+    @property
+    def patient_boluses_24h(self) -> int:
+        """Number of patient boluses granted in the last 24 h of run time (started after
+        ``time_ms - 24 h``), the count the daily maximum applies to."""
+        since = self.t_ms - DAY_MS
+        return sum(1 for s in self.patient_history if s > since)
+
+    @property
+    def refill_stage(self) -> str | None:
+        """Where a refill stands: ``"begun"`` (REFILL entered, the withdrawn volume not yet
+        reported), ``"withdrawn"`` (reported, waiting for the fill), or None (no refill)."""
+        return self.refill_phase
+
+    @property
+    def active_alarms(self) -> frozenset[Alarm]:
+        """The alarms active now (acknowledged or not); details in :meth:`status`."""
+        return frozenset(self.alarms.active)
+
+    @property
+    def alarm_mask(self) -> int:
+        """The active alarms as the u16 bitmask (bit ``int(alarm)`` set per active alarm)."""
+        return self.alarms.bitmask()
 
     def _reject(self, code: RejectCode, field: str, reason: str) -> Rejected:
         log.warning("rejected %s (%s): %s", code.value, field, reason)
@@ -414,7 +469,7 @@ class Pump:
             and self.state is not S.END_OF_SERVICE
         ep = self.epoch
         if ep is not None:
-            if want and self._epoch_schedule == self.schedule and ep[1] == self.wall_offset_ms \
+            if want and self._epoch_schedule == self._schedule and ep[1] == self.wall_offset_ms \
                     and ep[3] == self.concentration_ug_per_ml and ep[2] >= self._limit_conc():
                 return
             if ep[0] < self.t_ms and self._epoch_schedule is not None:
@@ -424,7 +479,7 @@ class Pump:
         if want:
             self.epoch = [self.t_ms, self.wall_offset_ms, self._limit_conc(),
                           self.concentration_ug_per_ml or 0]
-            self._epoch_schedule = self.schedule
+            self._epoch_schedule = self._schedule
         since = self.t_ms - DAY_MS
         self.past_epochs = [e for e in self.past_epochs if e[1] > since]
         kept = {id(e[4]) for e in self.past_epochs}
@@ -446,19 +501,158 @@ class Pump:
         return total <= self._hard_limit_pg()
 
     # ------------------------------------------------------------------ time
-    def tick(self) -> None:
-        """Advance to the pump clock's now (no-op if the clock is behind the run time)."""
+    def tick(self, *, commit: bool = True) -> None:
+        """Advance to the pump clock's now (no-op if the clock is behind the run time);
+        ``commit`` as for :meth:`advance_to`."""
         now = self.clock.now_ms()
         if now > self.t_ms:
-            self.advance_to(now)
+            self.advance_to(now, commit=commit)
 
-    def advance_to(self, t_ms: int) -> None:
-        """Run the pump until run time ``t_ms`` (>= current), event to event, then commit."""
+    def advance_to(self, t_ms: int, *, commit: bool = True) -> None:
+        """Run the pump until run time ``t_ms`` (>= current), event to event, then commit.
+
+        With ``commit=False`` a run that logged nothing (only time passed: delivery integrated,
+        no alarm, no state change) is kept in memory and stored by the next commit (any
+        command, :meth:`checkpoint`, or a run that logs); a run that logs is committed at once.
+        A power loss then loses only unlogged run time, never an acknowledged change or a log
+        entry (nothing was acknowledged since the last commit)."""
         if t_ms < self.t_ms:
             raise ValueError(f"advance_to({t_ms}) is before the pump's run time {self.t_ms}")
         while self.t_ms < t_ms:
             self._segment(t_ms)
-        self._commit()
+        if commit or self._pending:
+            self._commit()
+
+    @property
+    def uncommitted_ms(self) -> int:
+        """Run time (ms) advanced since the state was last committed (0: all stored)."""
+        return self.t_ms - self._committed_t_ms
+
+    def checkpoint(self) -> None:
+        """Commit the state now if run time passed since the last commit (logs nothing)."""
+        if self.t_ms != self._committed_t_ms or self._pending:
+            self._commit()
+
+    def next_event_ms(self, until_ms: int | None = None) -> int | None:
+        """Run time (ms) of the first event :meth:`advance_to` would log from now on: the first
+        instant after :attr:`time_ms` at which an alarm is raised or the state changes (bolus
+        or bridge end, low-reservoir and empty crossings, refill-due date, battery ERI and end
+        of service). Step boundaries change the rate and log nothing: they are integrated over,
+        exactly as :meth:`advance_to` does. None when nothing is logged up to ``until_ms``
+        (inclusive; None: ever). Pure and cheap (no copy, no storage): crossings are found by
+        bisection on the exact integer delivery functions over the whole horizon."""
+        t0 = self.t_ms
+        target = _FOREVER if until_ms is None else until_ms
+        if target <= t0:
+            return None
+        bol = self.bolus
+        if (bol is not None and bol["kind"] == BolusKind.BRIDGE) or self._would_log(
+                t0, self.reservoir_nl, self.delivered_nl, self.path_old_nl):
+            return self._next_event_walk(target)
+        return self._next_event_direct(target)
+
+    def _would_log(self, t: int, reservoir_nl: int, delivered_nl: int, path_old_nl: int) -> bool:
+        """Whether :meth:`_after_segment` logs anything at run time ``t`` with these moving
+        quantities (the other state as it is now)."""
+        st = self.machine.state
+        delivering = st == "INFUSING" or st == "BOLUS"
+        alarms = self.alarms
+        if delivering and (reservoir_nl == 0 or (reservoir_nl <= self.low_threshold_nl
+                                                 and Alarm.LOW_RESERVOIR not in alarms)):
+            return True
+        bol = self.bolus
+        if bol is not None and st == "BOLUS":
+            if bol["kind"] == BolusKind.BRIDGE:
+                if path_old_nl == 0:
+                    return True
+            elif t >= bol["start_ms"] + bol["duration_ms"]:
+                return True
+        due = self.refill_due_ms
+        if due is not None and t >= due and Alarm.REFILL_DUE not in alarms:
+            return True
+        idle, motor, eri, eos = self._battery_consts()
+        used = idle * (t - self.battery_start_ms) + motor * delivered_nl
+        return (used >= eri and Alarm.BATTERY_ERI not in alarms) or \
+            (used >= eos and Alarm.END_OF_SERVICE not in alarms)
+
+    def _next_event_walk(self, target: int) -> int | None:
+        """:meth:`next_event_ms` segment by segment, as :meth:`advance_to` runs (a bridge bolus,
+        whose rate is rounded per step, or a condition already true now)."""
+        t, res, deliv, rem, path = (self.t_ms, self.reservoir_nl, self.delivered_nl,
+                                    self.basal_rem, self.path_old_nl)
+        while t < target:
+            dt, vol, rem = self._plan_segment(t, target, res, deliv, rem, path)
+            vol = min(vol, res)
+            res -= vol
+            deliv += vol
+            path -= min(vol, path)
+            t += dt
+            if self._would_log(t, res, deliv, path):
+                return t
+        return None
+
+    def _next_event_direct(self, target: int) -> int | None:
+        """:meth:`next_event_ms` without a bridge bolus and with no condition true now: the
+        volume delivered in the first x ms is ``(integral of the schedule + remainder) // day``
+        plus the bolus's ``V x elapsed // D``, however the time is split into segments, so each
+        crossing is one bisection over the horizon."""
+        t0 = self.t_ms
+        st = self.machine.state
+        delivering = st == "INFUSING" or st == "BOLUS"
+        compiled = self.compiled if delivering and self.resume_infusing else None
+        bol = self.bolus if delivering else None
+        hi = target - t0  # the horizon, ms after now
+        event = False  # whether something is logged at t0 + hi
+        bV = bD = e0 = b0 = 0
+        if bol is not None:
+            bV, bD = bol["volume_nl"], bol["duration_ms"]
+            e0 = t0 - bol["start_ms"]
+            b0 = bV * e0 // bD
+            if bD - e0 <= hi:
+                hi, event = bD - e0, True
+        due = self.refill_due_ms
+        if due is not None and due - t0 <= hi and Alarm.REFILL_DUE not in self.alarms:
+            hi, event = due - t0, True
+        wall0 = t0 + self.wall_offset_ms
+        rem = self.basal_rem
+
+        def delivered(x: int) -> int:
+            """Volume delivered in the first x ms from now (exact, nondecreasing)."""
+            v = 0
+            if compiled is not None:
+                v = (compiled.integral_x_day_ms(wall0, wall0 + x) + rem) // DAY_MS
+            if bD:
+                v += bV * (e0 + x) // bD - b0
+            return v
+
+        crossings: list[tuple[Callable[[int], int], int]] = []
+        if delivering:
+            crossings.append((delivered, self.reservoir_nl))
+            if Alarm.LOW_RESERVOIR not in self.alarms:
+                crossings.append((delivered, self.reservoir_nl - self.low_threshold_nl))
+        idle = 0
+        if Alarm.END_OF_SERVICE not in self.alarms:
+            idle, motor, eri, eos = self._battery_consts()
+            base = idle * (t0 - self.battery_start_ms) + motor * self.delivered_nl
+            need = (eri if Alarm.BATTERY_ERI not in self.alarms else eos) - base
+            if delivering:
+                crossings.append((lambda x: idle * x + motor * delivered(x), need))
+            else:
+                crossings.append((lambda x: idle * x, need))
+            if idle and hi >= _FOREVER - t0:
+                hi = -(-need // idle)  # idle drain alone reaches the level by then
+        if hi >= _FOREVER - t0 and delivering:
+            # no end in sight but the reservoir: double until it would be empty
+            x = 1
+            while delivered(x) < self.reservoir_nl and x < _FOREVER:
+                x *= 2
+            hi = min(x, hi)
+        if hi >= _FOREVER - t0:
+            return None
+        for fn, need in crossings:
+            if fn(hi) >= need:
+                hi, event = _first_reaching(fn, need, hi), True
+        return t0 + hi if event else None
 
     def _battery_consts(self) -> tuple[int, int, int, int]:
         """(idle, motor, ERI level, end-of-service level) in uAh x DAY_MS x 1e6 units, so
@@ -474,7 +668,28 @@ class Pump:
         return c[1]
 
     def _segment(self, target: int) -> None:
-        t = self.t_ms
+        dt, vol, rem = self._plan_segment(self.t_ms, target, self.reservoir_nl,
+                                          self.delivered_nl, self.basal_rem, self.path_old_nl)
+        if vol:
+            if vol >= self.reservoir_nl:
+                vol = self.reservoir_nl
+            self.reservoir_nl -= vol
+            self.delivered_nl += vol
+            old = min(vol, self.path_old_nl)
+            if old:
+                self.path_old_nl -= old
+                self.dose_pg += old * self.path_old_conc
+            self.dose_pg += (vol - old) * (self.concentration_ug_per_ml or 0)
+        self.basal_rem = rem
+        self.t_ms += dt
+        self.segments += 1
+        self._after_segment()
+
+    def _plan_segment(self, t: int, target: int, reservoir_nl: int, delivered_nl: int,
+                      rem: int, path_old_nl: int) -> tuple[int, int, int]:
+        """The next segment from run time ``t`` (at most to ``target``) with the given moving
+        quantities and the pump's other state: (duration ms >= 1, volume nL before the reservoir
+        cap, basal remainder after it). Pure: changes nothing."""
         st = self.machine.state
         end = target
         rate = 0
@@ -500,7 +715,6 @@ class Pump:
         if due is not None and t < due < end and Alarm.REFILL_DUE not in self.alarms:
             end = due
         dt = end - t
-        rem = self.basal_rem
 
         def f(x: int) -> int:
             """Volume delivered in the first x ms of the segment (nondecreasing, exact)."""
@@ -512,7 +726,7 @@ class Pump:
         vol = 0
         if delivering:
             vol = (rate * dt + rem) // DAY_MS + (bV * (e0 + dt) // bD - b0 if bD else 0)
-            res = self.reservoir_nl
+            res = reservoir_nl
             if vol >= res:
                 dt = _first_reaching(f, res, dt)
                 vol = f(dt)
@@ -520,33 +734,18 @@ class Pump:
             if low > 0 and vol >= low and Alarm.LOW_RESERVOIR not in self.alarms:
                 dt = _first_reaching(f, low, dt)
                 vol = f(dt)
-            if bridge and vol >= self.path_old_nl:
-                dt = _first_reaching(f, self.path_old_nl, dt)
+            if bridge and vol >= path_old_nl:
+                dt = _first_reaching(f, path_old_nl, dt)
                 vol = f(dt)
         if Alarm.END_OF_SERVICE not in self.alarms:
             idle, motor, eri, eos = self._battery_consts()
-            base = idle * (t - self.battery_start_ms) + motor * self.delivered_nl
+            base = idle * (t - self.battery_start_ms) + motor * delivered_nl
             for level in (eri, eos):
                 need = level - base
                 if 0 < need <= idle * dt + motor * vol:
                     dt = _first_reaching(lambda x: idle * x + motor * f(x), need, dt)
                     vol = f(dt) if delivering else 0
-        # apply
-        if vol:
-            if vol >= self.reservoir_nl:
-                vol = self.reservoir_nl
-            self.reservoir_nl -= vol
-            self.delivered_nl += vol
-            old = min(vol, self.path_old_nl)
-            if old:
-                self.path_old_nl -= old
-                self.dose_pg += old * self.path_old_conc
-            self.dose_pg += (vol - old) * (self.concentration_ug_per_ml or 0)
-        if delivering:
-            self.basal_rem = (rate * dt + rem) % DAY_MS
-        self.t_ms = t + dt
-        self.segments += 1
-        self._after_segment()
+        return dt, vol, ((rate * dt + rem) % DAY_MS if delivering else rem)
 
     def _after_segment(self) -> None:
         """Raise alarms and change state for every condition true at the new run time."""
@@ -673,7 +872,7 @@ class Pump:
 
     def _compile(self, schedule: Schedule) -> CompiledSchedule:
         """The compiled form of a validated ``schedule`` (the current one reused when equal)."""
-        if self.compiled is not None and schedule == self.schedule:
+        if self.compiled is not None and schedule == self._schedule:
             return self.compiled
         return CompiledSchedule(schedule)
 
@@ -718,7 +917,7 @@ class Pump:
         worst = self._check_program_limits(drug_name, concentration_ug_per_ml, compiled, pcfg)
         self.drug_name = drug_name
         self.concentration_ug_per_ml = concentration_ug_per_ml
-        self.schedule, self.compiled = schedule, compiled
+        self._schedule, self.compiled = schedule, compiled
         self._event("PROGRAM", drug_name=drug_name,
                     concentration_ug_per_ml=concentration_ug_per_ml, schedule=schedule.to_dict(),
                     daily_volume_nl=compiled.week_volume_x_day_ms // (7 * DAY_MS))
@@ -739,20 +938,37 @@ class Pump:
 
         If the reservoir is already at or below it while delivering, the alarm is raised now.
         Rejection: THRESHOLD_OUT_OF_RANGE; INVALID_STATE at end of service."""
-        p = self.profile
-        if self.state is S.END_OF_SERVICE:
-            raise self._reject(RejectCode.INVALID_STATE, "", "end of service")
-        if not isinstance(threshold_nl, int) or not (p.low_threshold_min_nl <= threshold_nl
-                                                     <= p.low_threshold_max_nl):
-            raise self._reject(RejectCode.THRESHOLD_OUT_OF_RANGE, "threshold_nl",
-                               f"{threshold_nl} nL outside [{p.low_threshold_min_nl}, "
-                               f"{p.low_threshold_max_nl}]")
+        self._check_threshold(threshold_nl)
         self.low_threshold_nl = threshold_nl
         self._event("THRESHOLD", low_threshold_nl=threshold_nl)
         if self.reservoir_nl <= threshold_nl and self.state in (S.INFUSING, S.BOLUS):
             self._raise_alarm(Alarm.LOW_RESERVOIR, reservoir_nl=self.reservoir_nl)
         self._recompute_refill_due()
         self._commit()
+
+    def _check_threshold(self, threshold_nl: int) -> None:
+        p = self.profile
+        if self.state is S.END_OF_SERVICE:
+            raise self._reject(RejectCode.INVALID_STATE, "", "end of service")
+        if not _is_int(threshold_nl) or not (p.low_threshold_min_nl <= threshold_nl
+                                             <= p.low_threshold_max_nl):
+            raise self._reject(RejectCode.THRESHOLD_OUT_OF_RANGE, "threshold_nl",
+                               f"{threshold_nl} nL outside [{p.low_threshold_min_nl}, "
+                               f"{p.low_threshold_max_nl}]")
+
+    def validate_limits(self, *, threshold_nl: int | None = None,
+                        patient_bolus: Mapping[str, int] | None = None) -> None:
+        """Raise the :class:`Rejected` that ``configure_patient_bolus(**patient_bolus)`` and
+        then ``set_low_reservoir_threshold(threshold_nl)`` would raise (each only when given),
+        in that order; change nothing. Lets a caller apply both or neither."""
+        if patient_bolus is not None:
+            missing = sorted(set(_PATIENT_KEYS) - set(patient_bolus))
+            if missing or len(patient_bolus) != len(_PATIENT_KEYS):
+                raise self._reject(RejectCode.INVALID_ARGUMENT, "patient_bolus",
+                                   f"expected exactly {', '.join(_PATIENT_KEYS)}")
+            self._check_patient_bolus(**patient_bolus)
+        if threshold_nl is not None:
+            self._check_threshold(threshold_nl)
 
     def _patient_volume(self, dose_ug: int, conc: int | None) -> int:
         return dose_ug * PG_PER_UG // conc if conc else 0
@@ -765,6 +981,16 @@ class Pump:
         Needs a programmed drug (NO_PROGRAM). Rejections: DOSE_OUT_OF_RANGE,
         DURATION_OUT_OF_RANGE, LOCKOUT_OUT_OF_RANGE, MAX_PER_DAY_OUT_OF_RANGE, HARD_DAILY_LIMIT
         (schedule's worst 24 h + max_per_24h x dose above the drug's hard limit)."""
+        cfg, worst = self._check_patient_bolus(dose_ug, duration_ms, lockout_ms, max_per_24h)
+        self.patient_cfg = cfg
+        self._event("PATIENT_BOLUS_CONFIG", **cfg)
+        self._soft_warning(worst)
+        self._recompute_refill_due()
+        self._commit()
+
+    def _check_patient_bolus(self, dose_ug: int, duration_ms: int, lockout_ms: int,
+                             max_per_24h: int) -> tuple[dict[str, int], int]:
+        """Validate a patient bolus setting: (the setting, worst 24 h dose in pg) or Rejected."""
         p = self.profile
         self._operable("configuring patient boluses")
         if self.drug_name is None or self.compiled is None:
@@ -788,11 +1014,7 @@ class Pump:
         assert self.concentration_ug_per_ml is not None
         worst = self._check_program_limits(self.drug_name, self.concentration_ug_per_ml,
                                            self.compiled, cfg)
-        self.patient_cfg = cfg
-        self._event("PATIENT_BOLUS_CONFIG", **cfg)
-        self._soft_warning(worst)
-        self._recompute_refill_due()
-        self._commit()
+        return cfg, worst
 
     def disable_patient_bolus(self) -> None:
         """Turn patient boluses off (requests are then denied NOT_CONFIGURED)."""
@@ -992,14 +1214,7 @@ class Pump:
         reservoir (``expected``) is emptied and counted as withdrawn. Returns True and raises
         REFILL_DISCREPANCY when |measured - expected| > max(profile minimum, percent x expected).
         Rejections: INVALID_STATE (not in REFILL), ALREADY_WITHDRAWN, VOLUME_OUT_OF_RANGE."""
-        if self.state is not S.REFILL:
-            raise self._reject(RejectCode.INVALID_STATE, "", "no refill in progress")
-        if self.refill_phase != "begun":
-            raise self._reject(RejectCode.ALREADY_WITHDRAWN, "", "reservoir already withdrawn")
-        if not isinstance(withdrawn_nl, int) or not 0 <= withdrawn_nl <= \
-                2 * self.profile.reservoir_capacity_nl:
-            raise self._reject(RejectCode.VOLUME_OUT_OF_RANGE, "withdrawn_nl",
-                               f"{withdrawn_nl!r} nL is not a plausible withdrawn volume")
+        self._check_withdrawn(withdrawn_nl)
         p = self.profile
         expected = self.reservoir_nl
         tol = max(p.discrepancy_min_nl, expected * p.discrepancy_percent // 100)
@@ -1016,20 +1231,37 @@ class Pump:
         self._commit()
         return discrepancy
 
-    def refill_complete(self, filled_nl: int, concentration_ug_per_ml: int,
-                        schedule: Schedule | None = None) -> None:
-        """The reservoir was filled with ``filled_nl`` of the programmed drug at
-        ``concentration_ug_per_ml``; optionally with a new schedule in the same step. Clears
-        LOW_RESERVOIR, EMPTY_RESERVOIR and REFILL_DUE; resumes the previous therapy (INFUSING, or
-        a BRIDGE bolus if the concentration changed) or STOPPED.
+    def _check_withdrawn(self, withdrawn_nl: int) -> None:
+        if self.state is not S.REFILL:
+            raise self._reject(RejectCode.INVALID_STATE, "", "no refill in progress")
+        if self.refill_phase != "begun":
+            raise self._reject(RejectCode.ALREADY_WITHDRAWN, "", "reservoir already withdrawn")
+        if not isinstance(withdrawn_nl, int) or not 0 <= withdrawn_nl <= \
+                2 * self.profile.reservoir_capacity_nl:
+            raise self._reject(RejectCode.VOLUME_OUT_OF_RANGE, "withdrawn_nl",
+                               f"{withdrawn_nl!r} nL is not a plausible withdrawn volume")
 
-        Rejections: INVALID_STATE, NO_PROGRAM, WITHDRAW_REQUIRED, VOLUME_OUT_OF_RANGE,
-        RESERVOIR_OVERFLOW, CONCENTRATION_OUT_OF_RANGE, schedule codes, HARD_DAILY_LIMIT."""
+    def validate_refill_complete(self, filled_nl: int, concentration_ug_per_ml: int,
+                                 schedule: Schedule | None = None, *,
+                                 withdrawn_nl: int | None = None) -> None:
+        """Raise the :class:`Rejected` that :meth:`refill_complete` would raise, preceded by
+        ``refill_withdrawn(withdrawn_nl)`` when ``withdrawn_nl`` is given; change nothing.
+        Lets a caller report the withdrawal and complete the refill together, or neither."""
+        if withdrawn_nl is not None:
+            self._check_withdrawn(withdrawn_nl)
+        self._check_refill_complete(filled_nl, concentration_ug_per_ml, schedule,
+                                    withdrawn=withdrawn_nl is not None)
+
+    def _check_refill_complete(self, filled_nl: int, concentration_ug_per_ml: int,
+                               schedule: Schedule | None, withdrawn: bool = False
+                               ) -> tuple[Schedule, CompiledSchedule, int]:
+        """Validate a refill completion ((schedule, compiled, worst 24 h pg) or Rejected);
+        ``withdrawn``: as if the withdrawal were reported first."""
         if self.state is not S.REFILL:
             raise self._reject(RejectCode.INVALID_STATE, "", "no refill in progress")
         if self.drug_name is None or self.compiled is None:
             raise self._reject(RejectCode.NO_PROGRAM, "drug_name", "program the drug first")
-        if self.refill_phase != "withdrawn":
+        if self.refill_phase != "withdrawn" and not (withdrawn and self.refill_phase == "begun"):
             raise self._reject(RejectCode.WITHDRAW_REQUIRED, "",
                                "withdraw and report the reservoir content first")
         if not isinstance(filled_nl, int) or filled_nl < 1:
@@ -1039,7 +1271,7 @@ class Pump:
                                f"{filled_nl} nL exceeds the {self.profile.reservoir_capacity_nl} nL "
                                "reservoir")
         self._validate_drug(self.drug_name, concentration_ug_per_ml)
-        sched = schedule if schedule is not None else self.schedule
+        sched = schedule if schedule is not None else self._schedule
         assert sched is not None
         self._validate_schedule(sched)
         compiled = self._compile(sched)
@@ -1048,9 +1280,23 @@ class Pump:
             raise self._reject(RejectCode.DOSE_OUT_OF_RANGE, "concentration_ug_per_ml",
                                "the patient bolus dose would be under 1 nL")
         worst = self._check_program_limits(self.drug_name, concentration_ug_per_ml, compiled, pcfg)
+        return sched, compiled, worst
+
+    def refill_complete(self, filled_nl: int, concentration_ug_per_ml: int,
+                        schedule: Schedule | None = None) -> None:
+        """The reservoir was filled with ``filled_nl`` of the programmed drug at
+        ``concentration_ug_per_ml``; optionally with a new schedule in the same step. Clears
+        LOW_RESERVOIR, EMPTY_RESERVOIR and REFILL_DUE; resumes the previous therapy (INFUSING, or
+        a BRIDGE bolus if the concentration changed) or STOPPED.
+
+        Rejections: INVALID_STATE, NO_PROGRAM, WITHDRAW_REQUIRED, VOLUME_OUT_OF_RANGE,
+        RESERVOIR_OVERFLOW, CONCENTRATION_OUT_OF_RANGE, schedule codes, HARD_DAILY_LIMIT."""
+        sched, compiled, worst = self._check_refill_complete(filled_nl, concentration_ug_per_ml,
+                                                             schedule)
+        assert self.drug_name is not None
         old_conc = self.concentration_ug_per_ml
         assert old_conc is not None
-        self.schedule, self.compiled = sched, compiled
+        self._schedule, self.compiled = sched, compiled
         self.concentration_ug_per_ml = concentration_ug_per_ml
         self.reservoir_nl = filled_nl
         self.filled_nl += filled_nl
@@ -1209,7 +1455,8 @@ class Pump:
 
     @classmethod
     def from_snapshot(cls, snap: dict[str, Any], clock: Clock | None = None) -> "Pump":
-        """A new in-memory pump continuing from ``snap`` (used by what-if checks and tests)."""
+        """A new in-memory pump continuing from ``snap``, with a SQLite store of its own (for
+        tests and tools; the validate_* methods and :meth:`next_event_ms` need no copy)."""
         st = Storage(":memory:")
         st.commit(snap)
         return cls(Profile.from_dict(snap["profile"]), st, clock)

@@ -1,4 +1,4 @@
-"""Frozen snapshots returned by the pump (status, patient bolus outcome)."""
+"""Frozen snapshots returned by the pump (status, patient bolus setting and outcome)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,6 +54,17 @@ class PumpStatus:
     drug_name: str | None
     concentration_ug_per_ml: int | None
     event_count: int
+
+
+@dataclass(frozen=True)
+class PatientBolusConfig:
+    """The patient bolus setting: ``dose_ug`` over ``duration_ms``, at least ``lockout_ms``
+    apart (start to start), at most ``max_per_24h`` in any 24 h."""
+
+    dose_ug: int
+    duration_ms: int
+    lockout_ms: int
+    max_per_24h: int
 
 
 @dataclass(frozen=True)

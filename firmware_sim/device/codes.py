@@ -74,8 +74,24 @@ _DETAIL_FIRST = ("alarm", "old", "new", "bolus_kind", "reason", "outcome", "drug
 _DETAIL_SKIP = frozenset({"schedule", "trigger", "priority", "reason_code"})
 
 
+def fit_parts(parts: list[str], max_bytes: int = MAX_TEXT["detail"]) -> str:
+    """``parts`` joined by spaces in at most ``max_bytes`` UTF-8 bytes without cutting one: the
+    longest prefix of whole parts that fits, followed by ``+N`` when N parts were left out (so a
+    shown value is always complete; a reader knows when something is missing)."""
+    n = len(parts)
+    for k in range(n, -1, -1):
+        shown = parts[:k]
+        if k < n:
+            shown = [*shown, f"+{n - k}"]
+        text = " ".join(shown)
+        if len(text.encode("utf8")) <= max_bytes:
+            return text
+    return ""  # only when max_bytes cannot even hold "+N"
+
+
 def log_detail(kind: str, details: dict[str, object]) -> str:
-    """A short ``key=value`` summary of an event's details (<= 48 UTF-8 bytes)."""
+    """A short ``key=value`` summary of an event's details (<= 48 UTF-8 bytes): whole parts
+    only, the ones that do not fit left out and counted as ``+N`` (see :func:`fit_parts`)."""
     if kind not in LOG_KINDS:
         parts = [kind]
     else:
@@ -93,4 +109,4 @@ def log_detail(kind: str, details: dict[str, object]) -> str:
         if isinstance(v, (dict, list)):
             continue
         parts.append(str(v) if k in ("alarm", "bolus_kind", "reason", "outcome") else f"{k}={v}")
-    return clip_text(" ".join(parts))
+    return fit_parts(parts)

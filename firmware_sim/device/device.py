@@ -18,8 +18,12 @@ The model commits every accepted change to its storage before its method returns
 response is written only afterwards: a power loss after an ACK never loses the change.
 
 The model is advanced with its clock (``pump.tick()``) before every executed request and
-whenever the next model event is due (found by running a copy of the pump ahead), so alarms are raised and
-pushed as ALARM_EVENT frames at their time without any request, also in time-warped runs.
+whenever the next model event is due (``Pump.next_event_ms``), so alarms are raised and pushed
+as ALARM_EVENT frames at their time without any request, also in time-warped runs. An advance
+that logs something is committed at once; one during which only time passed (delivery
+integrated, nothing logged, nothing acknowledged) is committed with the next change or at the
+latest ``max_idle_s`` real seconds later (a checkpoint), so reads cost no storage write and a
+power loss loses at most that much unlogged run time, as with an idle pump.
 """
 from __future__ import annotations
 
@@ -108,15 +112,8 @@ class DeviceStats:
 
 def next_event_ms(pump: Pump, until_ms: int) -> int | None:
     """Run time (ms) of the first event the model will log after its run time and at most at
-    ``until_ms``, found by running a copy of the pump; None if none."""
-    if until_ms <= pump.t_ms:
-        return None
-    copy = Pump.from_snapshot(pump.snapshot())
-    times: list[int] = []
-    copy.subscribe(lambda ev: times.append(ev.time_ms))
-    copy.advance_to(until_ms)
-    later = [t for t in times if t > pump.t_ms]
-    return min(later) if later else None
+    ``until_ms``; None if none (:meth:`Pump.next_event_ms`, kept here for callers)."""
+    return pump.next_event_ms(until_ms)
 
 
 class Device:
@@ -162,7 +159,8 @@ class Device:
         self._next_tick = 0.0
         self._last_rx = 0.0
         self._outbox: collections.deque[tuple[MT, dict[str, Any]]] = collections.deque()
-        self._alarm_mask = pump.alarms.bitmask()
+        self._alarm_mask = pump.alarm_mask
+        self._next_checkpoint = 0.0
         self._connections = getattr(link, "connections", None)
         self._stop = threading.Event()
         self._final_commit = True
@@ -241,7 +239,7 @@ class Device:
                         self._handle_frame_safely(frame)
         if self._final_commit:
             with self.lock:
-                self._tick()
+                self._tick(commit=True)
         log.info("stopped serving on %s", self.link.name)
 
     def _relink(self, stop: threading.Event, exc: Exception) -> bool:
@@ -299,14 +297,22 @@ class Device:
     def run_pending(self) -> None:
         """Advance the model to its clock's now and push what that raised, at once."""
         with self.lock:
-            self._tick()
+            self._tick(commit=True)
             self._next_tick = self._mono() + self._until_next_event()
             self._flush_events()
 
-    def _tick(self) -> None:
+    def _tick(self, commit: bool = False) -> None:
+        """Advance the model to its clock's now. What it logs is committed at once; time-only
+        progress with ``commit`` or when the checkpoint is due (see the module documentation)."""
+        pump = self.pump
         try:
-            self.pump.tick()
+            pump.tick(commit=commit)
             self.stats.ticks += 1
+            if pump.uncommitted_ms:
+                now = self._mono()
+                if now >= self._next_checkpoint:
+                    pump.checkpoint()
+                    self._next_checkpoint = now + self.max_idle_s
         except Exception:  # noqa: BLE001 - the device keeps serving; the model logged it
             log.exception("advancing the pump failed")
 
@@ -317,7 +323,7 @@ class Device:
             return self.max_idle_s
         horizon = int(self.max_idle_s * warp * 1000)
         try:
-            t = next_event_ms(self.pump, self.pump.t_ms + horizon)
+            t = self.pump.next_event_ms(self.pump.time_ms + horizon)
         except Exception:  # noqa: BLE001 - a failed look-ahead only costs a later wake-up
             log.exception("look-ahead failed")
             return self.max_idle_s
@@ -606,7 +612,7 @@ class Device:
             self._unsubscribe()
             self.pump = self.dispatcher.pump = pump
             self._unsubscribe = pump.subscribe(self._on_event)
-            self._alarm_mask = pump.alarms.bitmask()
+            self._alarm_mask = pump.alarm_mask
         try:
             pump.inject_memory_error(f"storage failed: {why}")
         except Exception:  # noqa: BLE001 - the alarm stays in memory

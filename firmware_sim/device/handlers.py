@@ -8,11 +8,13 @@ Every instant on the wire is on the pump's run clock (ms, never set, never jumps
 ``wall_ms`` (STATUS, CLOCK, SET_CLOCK), the time-of-day clock; see PROTOCOL.md section 1.
 
 Requests that need two model calls (SET_LIMITS changing both the patient bolus and the
-threshold, REFILL_COMPLETE with a withdrawal not yet reported) are first tried on a copy of the
-pump, so a refusal of the second call never leaves the first one applied.
+threshold, REFILL_COMPLETE with a withdrawal not yet reported) are first validated as a whole
+by the model (``Pump.validate_limits`` / ``Pump.validate_refill_complete``, which change
+nothing), so a refusal of the second call never leaves the first one applied.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from importlib import metadata
 from typing import Any, Callable
@@ -21,6 +23,7 @@ from firmware_sim.enums import Alarm, BolusKind, RejectCode, TherapyState, Weekd
 from firmware_sim.errors import Rejected
 from firmware_sim.pump import Pump
 from firmware_sim.schedule import Plan, Schedule, Step, weekday_of
+from firmware_sim.status import PatientBolusConfig
 from firmware_sim.storage import Event
 from protocol import FaultKind, NakCode, PROTOCOL_VERSION
 from protocol import MessageType as MT
@@ -124,12 +127,6 @@ class Dispatcher:
         """A run-clock instant on the wire: 0 for none."""
         return 0 if run_ms is None else max(0, run_ms)
 
-    def _what_if(self, calls: list[Callable[[Pump], Any]]) -> None:
-        """Apply ``calls`` to a copy of the pump; raise the first Rejected (the pump is untouched)."""
-        copy = Pump.from_snapshot(self.pump.snapshot())
-        for call in calls:
-            call(copy)
-
     # ------------------------------------------------------------------ identification / status
     def identify(self, f: Fields) -> Response:
         """IDENTITY: model (from the profile name), serial number, versions, capacity (nL)."""
@@ -211,12 +208,12 @@ class Dispatcher:
 
     def get_limits(self, f: Fields) -> Response:
         """LIMITS: patient bolus (zeros when off) and the low-reservoir threshold (nL)."""
-        cfg = self.pump.patient_cfg or {}
+        cfg = self.pump.patient_bolus_config
         return MT.LIMITS, {
-            "patient_bolus_dose_ug": cfg.get("dose_ug", 0),
-            "patient_bolus_duration_ms": cfg.get("duration_ms", 0),
-            "patient_lockout_ms": cfg.get("lockout_ms", 0),
-            "patient_max_per_day": cfg.get("max_per_24h", 0),
+            "patient_bolus_dose_ug": cfg.dose_ug if cfg else 0,
+            "patient_bolus_duration_ms": cfg.duration_ms if cfg else 0,
+            "patient_lockout_ms": cfg.lockout_ms if cfg else 0,
+            "patient_max_per_day": cfg.max_per_24h if cfg else 0,
             "low_reservoir_threshold_nl": self.pump.low_threshold_nl}
 
     def set_limits(self, f: Fields) -> Response:
@@ -224,23 +221,20 @@ class Dispatcher:
         the low-reservoir threshold. The threshold is always programmed (so the pump's state is
         always checked: nothing is accepted at end of service); an unchanged patient bolus
         setting is not reprogrammed."""
-        calls: list[Callable[[Pump], Any]] = []
+        pump = self.pump
         dose = f["patient_bolus_dose_ug"]
-        cfg = self.pump.patient_cfg
-        if dose == 0:
-            if cfg is not None:
-                calls.append(lambda p: p.disable_patient_bolus())
-        else:
-            new = {"dose_ug": dose, "duration_ms": f["patient_bolus_duration_ms"],
-                   "lockout_ms": f["patient_lockout_ms"], "max_per_24h": f["patient_max_per_day"]}
-            if new != cfg:
-                calls.append(lambda p: p.configure_patient_bolus(**new))
+        new = None if dose == 0 else PatientBolusConfig(
+            dose, f["patient_bolus_duration_ms"], f["patient_lockout_ms"],
+            f["patient_max_per_day"])
         threshold = f["low_reservoir_threshold_nl"]
-        calls.append(lambda p: p.set_low_reservoir_threshold(threshold))
-        if len(calls) > 1:
-            self._what_if(calls)
-        for call in calls:
-            call(self.pump)
+        if new != pump.patient_bolus_config:
+            setting = None if new is None else dataclasses.asdict(new)
+            pump.validate_limits(threshold_nl=threshold, patient_bolus=setting)
+            if setting is None:
+                pump.disable_patient_bolus()
+            else:
+                pump.configure_patient_bolus(**setting)
+        pump.set_low_reservoir_threshold(threshold)
         return MT.ACK, {"request_type": int(MT.SET_LIMITS)}
 
     # ------------------------------------------------------------------ therapy
@@ -257,7 +251,7 @@ class Dispatcher:
     def _bolus_started(self, kind: BolusKind) -> Response:
         b = self.pump.status().bolus
         if b is None:  # cannot happen (a bolus lasts >= 1 ms); answer with what was started
-            now = self._t(self.pump.t_ms)
+            now = self._t(self.pump.time_ms)
             return MT.BOLUS_STARTED, {"bolus_kind": int(kind), "volume_nl": 0,
                                       "start_ms": now, "end_ms": now}
         return MT.BOLUS_STARTED, {"bolus_kind": int(b.kind), "volume_nl": b.volume_nl,
@@ -281,18 +275,18 @@ class Dispatcher:
     def patient_bolus(self, f: Fields) -> Response:
         """PATIENT_BOLUS_RESULT: granted, or denied with the model's DenialReason."""
         res = self.pump.request_patient_bolus()
-        cfg = self.pump.patient_cfg or {}
+        cfg = self.pump.patient_bolus_config
         b = self.pump.status().bolus
         granted = res.granted
         end = b.end_ms if granted and b is not None and b.kind is BolusKind.PATIENT else None
         return MT.PATIENT_BOLUS_RESULT, {
             "granted": int(granted),
             "denial_reason": 0 if res.reason is None else int(res.reason),
-            "dose_ug": cfg.get("dose_ug", 0) if granted else 0,
+            "dose_ug": cfg.dose_ug if granted and cfg is not None else 0,
             "volume_nl": res.volume_nl if granted else 0,
             "end_ms": self._t(end),
             "next_allowed_ms": self._t(res.next_allowed_ms),
-            "boluses_today": min(255, len(self.pump.patient_history))}
+            "boluses_today": min(255, self.pump.patient_boluses_24h)}
 
     def cancel_bolus(self, f: Fields) -> Response:
         """Cancel the bolus running."""
@@ -314,14 +308,11 @@ class Dispatcher:
         """Report the withdrawal too if REFILL_WITHDRAWN was not sent (its withdrawn_nl is
         otherwise informative only), then fill."""
         pump = self.pump
-        calls: list[Callable[[Pump], Any]] = []
-        if pump.state is TherapyState.REFILL and pump.refill_phase == "begun":
-            calls.append(lambda p: p.refill_withdrawn(f["withdrawn_nl"]))
-        calls.append(lambda p: p.refill_complete(f["filled_nl"], f["concentration_ug_per_ml"]))
-        if len(calls) > 1:
-            self._what_if(calls)
-        for call in calls:
-            call(pump)
+        filled, conc = f["filled_nl"], f["concentration_ug_per_ml"]
+        if pump.state is TherapyState.REFILL and pump.refill_stage == "begun":
+            pump.validate_refill_complete(filled, conc, withdrawn_nl=f["withdrawn_nl"])
+            pump.refill_withdrawn(f["withdrawn_nl"])
+        pump.refill_complete(filled, conc)
         w = self._find_last_withdrawal()
         expected = int(w.get("expected_nl", 0))
         discrepancy = abs(int(w.get("withdrawn_nl", 0)) - expected) > int(w.get("tolerance_nl", 0))
@@ -362,7 +353,7 @@ class Dispatcher:
 
     def get_clock(self, f: Fields) -> Response:
         """CLOCK: run clock and wall clock read together (ms)."""
-        return MT.CLOCK, {"time_ms": self.pump.t_ms, "wall_ms": self.pump.wall_ms}
+        return MT.CLOCK, {"time_ms": self.pump.time_ms, "wall_ms": self.pump.wall_ms}
 
     def set_clock(self, f: Fields) -> Response:
         """Set the wall clock; beyond the year 9999 is CLOCK_OUT_OF_RANGE (wall_ms)."""
@@ -386,7 +377,7 @@ class Dispatcher:
         elif fault in (FaultKind.BATTERY_ERI, FaultKind.END_OF_SERVICE):
             self.pump.inject_battery_drain(end_of_service=fault is FaultKind.END_OF_SERVICE)
         elif fault is FaultKind.CLEAR_MOTOR_STALL:
-            if Alarm.MOTOR_STALL not in self.pump.alarms:
+            if Alarm.MOTOR_STALL not in self.pump.active_alarms:
                 raise Rejected(RejectCode.INVALID_STATE, "fault", "no motor stall to clear")
             self.pump.acknowledge_alarm(Alarm.MOTOR_STALL)
         return MT.ACK, {"request_type": int(MT.INJECT_FAULT)}
