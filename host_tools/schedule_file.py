@@ -93,7 +93,8 @@ def weekday_name(weekday: int) -> str:
 def load_schedule_file(path: str | Path, concentration_ug_per_ml: int | None = None) -> list[SchedulePlan]:
     """Read a YAML (``.yaml``/``.yml``) or CSV (``.csv``) schedule file into plans, every-day plan first.
 
-    ``concentration_ug_per_ml`` converts dose columns to rates when the file does not give its own.
+    ``concentration_ug_per_ml`` (the pump's) converts dose columns to rates; a file that declares
+    another concentration is refused at that line rather than converted with the wrong one.
     Raises :class:`ScheduleFileError` naming the line and field of the first problem found.
     """
     path = Path(path)
@@ -123,7 +124,15 @@ def parse_yaml_schedule(text: str, name: str = "<yaml>", concentration_ug_per_ml
     for key_node, value_node in root.value:
         key = str(key_node.value).strip().lower()
         if key == "concentration_ug_per_ml":
-            concentration = _positive_int(name, _line(value_node), key, value_node.value)
+            declared = _positive_int(name, _line(value_node), key, value_node.value)
+            if concentration_ug_per_ml is not None and declared != concentration_ug_per_ml:
+                # Doses in the file were written for another concentration: converting them
+                # with either value would program a dose nobody asked for.
+                raise ScheduleFileError(
+                    name, _line(value_node), key,
+                    f"the file is written for {declared} ug/mL but the pump holds "
+                    f"{concentration_ug_per_ml} ug/mL")
+            concentration = declared
             continue
         if key not in _DAY_KEYS or key == "":
             raise ScheduleFileError(name, _line(key_node), key, "unknown key (expected every_day, a weekday or concentration_ug_per_ml)")

@@ -32,6 +32,12 @@ class FileProblem(click.ClickException):
     exit_code = EXIT_FILE
 
 
+class NotReady(click.ClickException):
+    """The pump is not in a state to accept the command (exit code 5, as if it had refused)."""
+
+    exit_code = EXIT_REFUSED
+
+
 @dataclass
 class Connection:
     """The global options: where the pump is and who we are."""

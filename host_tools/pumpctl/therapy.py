@@ -14,7 +14,7 @@ from host_tools.schedule_file import (EVERY_DAY, WEEKDAYS, ScheduleFileError, lo
                                       weekday_name)
 from host_tools.units import (mg, ml, parse_concentration, parse_dose_ug, parse_duration_ms,
                               parse_volume_nl, parse_wall, wall_text)
-from host_tools.pumpctl.common import (Connection, FileProblem, console, json_option, pass_conn,
+from host_tools.pumpctl.common import (Connection, FileProblem, NotReady, console, json_option, pass_conn,
                                        print_json, quantity, warn)
 from host_tools.pumpctl.views import (alarms_table, limits_table, name_of, schedule_table,
                                       status_panel)
@@ -147,8 +147,11 @@ def schedule_set(conn: Connection, file: Path, weekday: str | None, yes: bool, a
     """Program the schedule in FILE (YAML or CSV), after a 24 h preview of each plan."""
     with conn.client() as client:
         d = client.drug()
+        if not d.name or not d.concentration_ug_per_ml:
+            raise NotReady("no drug is programmed: program it first with "
+                          "`pumpctl drug set NAME CONCENTRATION`")
         try:
-            plans = load_schedule_file(file, d.concentration_ug_per_ml or None)
+            plans = load_schedule_file(file, d.concentration_ug_per_ml)
         except ScheduleFileError as exc:
             raise FileProblem(str(exc)) from None
         if weekday is not None:

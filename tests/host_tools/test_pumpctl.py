@@ -260,6 +260,16 @@ def test_bad_schedule_file_exits_6_with_line_and_field(device, tmp_path):
     assert f"{bad}:3: start:" in done.stderr and done.stderr.count("\n") == 1
 
 
+def test_schedule_file_for_another_concentration_exits_6(device, tmp_path):
+    other = tmp_path / "other.yaml"
+    other.write_text("concentration_ug_per_ml: 25000\n"
+                     "every_day:\n  - {start: \"00:00\", dose_mg_per_day: 5}\n")
+    done = pumpctl("schedule", "set", str(other), "--yes", url=device)
+    assert done.returncode == 6
+    assert f"{other}:1: concentration_ug_per_ml:" in done.stderr
+    assert "25000" in done.stderr and "10000" in done.stderr
+
+
 def test_refused_exits_5_with_reason(device):
     done = pumpctl("drug", "set", "unobtainium", "10", url=device)
     assert done.returncode == 5

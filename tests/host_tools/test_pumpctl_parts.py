@@ -1,6 +1,8 @@
 """The pure parts behind pumpctl: quantities, nak parsing, delivery history, refill arithmetic."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from host_tools.errors import Forbidden, Refused, refusal_from_nak
@@ -88,3 +90,16 @@ def test_find_index_at_is_a_binary_search():
     assert find_index_at(read, len(times), 10) == 1
     assert find_index_at(lambda i: times[i], len(times), 31) == 5
     assert len(reads) <= 3
+
+
+def test_schedule_set_on_a_pump_without_drug_exits_5_before_asking(capsys):
+    from firmware_sim.device.harness import start_virtual_pump
+    from host_tools.pumpctl import run
+
+    example = Path(__file__).resolve().parents[2] / "host_tools" / "examples" / "morphine_day.yaml"
+    with start_virtual_pump() as vp:
+        code = run(["--url", vp.url, "schedule", "set", str(example), "--yes"])
+        with vp.device.lock:
+            assert vp.pump.schedule is None or not vp.pump.drug_name
+    assert code == 5
+    assert "no drug is programmed" in capsys.readouterr().err

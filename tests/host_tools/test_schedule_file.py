@@ -89,3 +89,17 @@ def test_preview_totals_are_exact_integrals():
     assert preview.total_volume_nl == 2_160_000
     assert preview.total_dose_ug == 2_160
     assert preview.over_soft_limit and not preview.over_hard_limit
+
+
+def test_file_concentration_other_than_the_pumps_is_refused_at_its_line(tmp_path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text("every_day:\n  - {start: '00:00', dose_mg_per_day: 5}\n"
+                    "concentration_ug_per_ml: 10000\n")
+    with pytest.raises(ScheduleFileError) as info:
+        load_schedule_file(path, 5000)
+    assert info.value.line == 3
+    assert info.value.field == "concentration_ug_per_ml"
+    assert "10000" in str(info.value) and "5000" in str(info.value)
+    # the same concentration as the pump's is accepted
+    (plan,) = load_schedule_file(path, 10000)
+    assert plan.steps[0].rate_nl_per_day == 500_000
