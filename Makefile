@@ -22,5 +22,18 @@ demo: $(STAMP)
 	$(PY) -m firmware_sim.scenario --days 7
 	$(PY) -m host_tools.demo
 
+safety: $(STAMP)
+	INTRAPUMP_SAFETY=deep $(PY) -m pytest -q -n auto -p no:cacheprovider tests/safety
+
+fuzz: $(STAMP)
+	$(PY) benchmarks/fuzz.py
+
+bench: $(STAMP)
+	$(PY) benchmarks/timewarp.py
+	$(PY) benchmarks/codec.py
+	$(PY) benchmarks/links.py
+	$(PY) benchmarks/roundtrip.py
+	$(PY) benchmarks/fuzz.py --frames 100000
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo-out

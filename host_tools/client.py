@@ -430,7 +430,7 @@ class PumpClient:
                 frame = self._wait_response(deadline, sent)
                 if frame is None:
                     break
-                if frame.seq != seq and not _is_no_session(frame):
+                if frame.seq != seq:  # a NO_SESSION nak too: it answers another frame
                     self.stats.late_responses += 1
                     continue
                 try:

@@ -1,4 +1,155 @@
-"""pytest plugin for intrapump (registered through the ``pytest11`` entry point).
+"""pytest plugin for intrapump (registered through the ``pytest11`` entry point as ``intrapump``).
 
-Fixtures for testing programmer software against a virtual pump are added here.
+Fixtures for testing programmer software against a pump, virtual by default::
+
+    def test_my_programmer_sets_the_schedule(pump_client, virtual_pump):
+        my_programmer.apply(pump_client, "morning-peak.yaml")
+        assert virtual_pump.pump.schedule is not None
+
+* ``virtual_pump`` -- a running virtual pump (model, SQLite state, device thread) on a fresh
+  ``virtual://`` link: ``.url``, ``.pump`` (the model), ``.clock`` (a ManualClock: call
+  ``.advance(ms)`` to run pump time), ``.device``, ``.keys``, ``.restart()`` (power loss).
+  Closed after the test. Configured by the fixtures below or by the marker
+  ``@pytest.mark.intrapump(profile="ip40", faults="drop=0.01,seed=3", state_path=...)``.
+* ``pump_client`` -- a connected clinician :class:`~host_tools.client.PumpClient` to
+  ``pump_url``; ``patient_client`` -- the same for the patient role.
+* ``pump_url`` -- ``--pump-url`` when given (a pty, ``tcp://HOST:PORT``, a serial port...),
+  else the virtual pump's URL. Tests that need the model (``virtual_pump``) are skipped when
+  the option points at another pump.
+* ``pump_factory`` -- ``pump_factory(**options)`` starts further virtual pumps (same options as
+  :func:`firmware_sim.device.start_virtual_pump`); all are closed after the test.
+* Overridable option fixtures (the way pytest-embedded does it): ``pump_profile`` ("ip20"),
+  ``pump_keys`` (None = the public development keys), ``pump_faults`` (None), and
+  ``pump_client_options`` (``{"timeout_s": 2.0, "retries": 3}``).
+
+Hypothesis strategies for schedules, programs, frames and fault plans are re-exported from
+:mod:`host_tools.strategies` (``from host_tools.pytest_plugin import valid_steps``) when
+hypothesis is installed.
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:  # imported lazily: pytest loads this plugin in every session
+    from firmware_sim.device import VirtualPump
+    from host_tools.client import PumpClient
+
+MARKER = "intrapump"
+STRATEGIES = ("drugs", "fault_plans", "frames", "invalid_steps", "message_fields",
+              "mutated_frames", "patient_settings", "request_frames", "valid_steps")
+
+
+def __getattr__(name: str) -> Any:
+    """The hypothesis strategies of host_tools.strategies, imported on first use (they need
+    hypothesis, a test dependency; the plugin itself loads in every pytest session)."""
+    if name in STRATEGIES:
+        from host_tools import strategies
+        return getattr(strategies, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("intrapump", "intrapump pump under test")
+    group.addoption("--pump-url", action="store", default=None, metavar="URL",
+                    help="run pump_client tests against this pump (pty path, tcp://HOST:PORT, "
+                         "serial port...) instead of a fresh virtual pump per test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}(profile=..., faults=..., state_path=..., **options): options of "
+                   "the virtual_pump fixture for this test (see start_virtual_pump)")
+
+
+@pytest.fixture
+def pump_profile() -> str:
+    """Device profile of the virtual pump ("ip20" or "ip40", or a TOML path)."""
+    return "ip20"
+
+
+@pytest.fixture
+def pump_keys() -> Any:
+    """Role keys of the virtual pump ({Role: bytes}); None = the public development keys."""
+    return None
+
+
+@pytest.fixture
+def pump_faults() -> Any:
+    """Faults on what the virtual pump sends (a spec like "drop=0.01,seed=3" or a FaultPlan)."""
+    return None
+
+
+@pytest.fixture
+def pump_client_options() -> dict[str, Any]:
+    """Keyword options of the PumpClient fixtures (timeout_s, retries, link options)."""
+    return {"timeout_s": 2.0, "retries": 3}
+
+
+@pytest.fixture
+def pump_factory(pump_profile: str, pump_keys: Any,
+                 pump_faults: Any) -> Iterator[Callable[..., "VirtualPump"]]:
+    """Start virtual pumps: ``pump_factory(**options)`` -> VirtualPump; closed after the test."""
+    from firmware_sim.device import start_virtual_pump
+
+    started: list[VirtualPump] = []
+
+    def factory(**options: Any) -> "VirtualPump":
+        options.setdefault("profile", pump_profile)
+        options.setdefault("keys", pump_keys)
+        options.setdefault("faults", pump_faults)
+        vp = start_virtual_pump(**options)
+        started.append(vp)
+        return vp
+
+    yield factory
+    for vp in reversed(started):
+        vp.close()
+
+
+@pytest.fixture
+def virtual_pump(request: pytest.FixtureRequest,
+                 pump_factory: Callable[..., "VirtualPump"]) -> "VirtualPump":
+    """A running virtual pump on a fresh virtual link (model, clock and device reachable)."""
+    if request.config.getoption("--pump-url"):
+        pytest.skip("needs the virtual pump's model; --pump-url points at another pump")
+    marker = request.node.get_closest_marker(MARKER)
+    options = dict(marker.kwargs) if marker is not None else {}
+    return pump_factory(**options)
+
+
+@pytest.fixture
+def pump_url(request: pytest.FixtureRequest) -> str:
+    """URL of the pump under test: --pump-url, else a fresh virtual pump's URL."""
+    url = request.config.getoption("--pump-url")
+    if url:
+        return url
+    return request.getfixturevalue("virtual_pump").url
+
+
+def _client(url: str, role: str, keys: Any, options: dict[str, Any]) -> "PumpClient":
+    from host_tools.client import PumpClient
+    from protocol import Role
+
+    r = Role[role.upper()]
+    key = keys.get(r) if keys else None
+    return PumpClient(url, role=r, key=key, **options)
+
+
+@pytest.fixture
+def pump_client(pump_url: str, pump_keys: Any,
+                pump_client_options: dict[str, Any]) -> Iterator["PumpClient"]:
+    """A connected clinician PumpClient to the pump under test; closed after the test."""
+    with _client(pump_url, "clinician", pump_keys, pump_client_options) as client:
+        yield client
+
+
+@pytest.fixture
+def patient_client(pump_url: str, pump_keys: Any,
+                   pump_client_options: dict[str, Any]) -> Iterator["PumpClient"]:
+    """A connected patient PumpClient (use it instead of, not with, pump_client: a pump link
+    serves one host at a time)."""
+    with _client(pump_url, "patient", pump_keys, pump_client_options) as client:
+        yield client

@@ -1,0 +1,758 @@
+"""An independent reference of what the pump may have done: the safety suite's oracle.
+
+The oracle is written from DESIGN.md, DEVICE_FACTS.md and the documented command semantics, not
+from the model's code: it keeps its own copy of the therapy (schedule, boluses, reservoir,
+alarms, patient-bolus history) and integrates delivery with its own arithmetic:
+
+* basal volume since the last reset (start, refill completion, reservoir empty) is
+  ``floor(integral of rate over wall time / day)``, the integral computed in closed form from
+  prefix sums of the day's steps;
+* a bolus of V nL over D ms has delivered ``V * elapsed // D``;
+* the reservoir empties at the first ms the delivered volume reaches it; the low-reservoir
+  alarm is due at the first ms the reservoir is at or below the threshold; the battery alarms
+  at the first ms the documented consumption reaches the ERI / end-of-service charge.
+
+It is *exact* while the therapy is one it models exactly. A bridge bolus (a refill that changed
+the concentration) is only bounded: the oracle then marks itself inexact, checks upper bounds,
+and re-anchors on the pump once the bridge is over (see :meth:`Oracle.resync`).
+
+Every ``on_*`` method is told what the pump answered; it raises :class:`Violation` when the
+answer is impossible (an invalid program accepted, a lockout ignored...), then follows the
+pump's decision. Units: nL, ug, ug/mL, nL/day, ms, pg (= nL x ug/mL).
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from typing import Any
+
+DAY_MS = 86_400_000
+MINUTE_MS = 60_000
+PG_PER_UG = 1_000_000
+NL_PER_ML = 1_000_000
+DELIVERING = ("INFUSING", "BOLUS")
+# Alarms the oracle predicts (raise time included); the others are checked by rule.
+LATCHED_BY_ACK = ("MOTOR_STALL", "MEMORY_ERROR", "REFILL_DISCREPANCY")
+
+
+class Violation(AssertionError):
+    """A safety invariant or a documented rule was broken; the message says which and how."""
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclasses.dataclass
+class Limits:
+    """The device numbers the oracle needs (copied from a profile)."""
+
+    capacity_nl: int
+    min_rate: int
+    max_rate: int
+    max_steps: int
+    low_default_nl: int
+    low_min_nl: int
+    low_max_nl: int
+    dead_volume_nl: int
+    discrepancy_min_nl: int
+    discrepancy_percent: int
+    battery_capacity_uah: int
+    battery_idle_uah_per_day: int
+    battery_motor_uah_per_ml: int
+    battery_eri_reserve_uah: int
+    clin_min_ms: int
+    clin_max_ms: int
+    p_min_dose: int
+    p_max_dose: int
+    p_min_dur: int
+    p_max_dur: int
+    p_min_lockout: int
+    p_max_lockout: int
+    p_max_per_day: int
+    drugs: dict[str, tuple[int, int, int, int]]  # name -> (cmin, cmax, soft ug, hard ug)
+
+    @classmethod
+    def from_profile(cls, p: Any) -> "Limits":
+        """From a firmware_sim Profile (its numbers only)."""
+        return cls(p.reservoir_capacity_nl, p.min_rate_nl_per_day, p.max_rate_nl_per_day,
+                   p.max_steps_per_day, p.low_threshold_default_nl, p.low_threshold_min_nl,
+                   p.low_threshold_max_nl, p.dead_volume_nl, p.discrepancy_min_nl,
+                   p.discrepancy_percent, p.battery_capacity_uah, p.battery_idle_uah_per_day,
+                   p.battery_motor_uah_per_ml, p.battery_eri_reserve_uah,
+                   p.clinician_bolus_min_duration_ms, p.clinician_bolus_max_duration_ms,
+                   p.patient_min_dose_ug, p.patient_max_dose_ug, p.patient_min_duration_ms,
+                   p.patient_max_duration_ms, p.patient_min_lockout_ms, p.patient_max_lockout_ms,
+                   p.patient_max_per_24h,
+                   {n: (e.min_concentration_ug_per_ml, e.max_concentration_ug_per_ml,
+                        e.soft_daily_limit_ug, e.hard_daily_limit_ug) for n, e in p.drugs.items()})
+
+
+class DayPlan:
+    """An every-day schedule: steps (start minute, rate nL/day) and closed-form integrals."""
+
+    def __init__(self, steps: list[tuple[int, int]]) -> None:
+        self.steps = [(int(m), int(r)) for m, r in steps]
+        self.starts = [m * MINUTE_MS for m, _ in self.steps]
+        self.rates = [r for _, r in self.steps]
+        self.prefix = [0]  # integral from midnight to each step start (nL/day x ms)
+        for i in range(1, len(self.steps)):
+            self.prefix.append(self.prefix[-1] + self.rates[i - 1] * (self.starts[i] - self.starts[i - 1]))
+        self.daily = self.prefix[-1] + self.rates[-1] * (DAY_MS - self.starts[-1])
+
+    def rate_at(self, wall: int) -> int:
+        """Rate in force at wall time ``wall`` (ms)."""
+        tod = wall % DAY_MS
+        return self.rates[bisect.bisect_right(self.starts, tod) - 1]
+
+    def cumulative(self, wall: int) -> int:
+        """Integral of the rate from wall 0 to ``wall`` (nL/day x ms); wall may be negative."""
+        day, tod = divmod(wall, DAY_MS)
+        i = bisect.bisect_right(self.starts, tod) - 1
+        return day * self.daily + self.prefix[i] + self.rates[i] * (tod - self.starts[i])
+
+    def integral(self, wall_a: int, wall_b: int) -> int:
+        """Integral of the rate over wall [a, b)."""
+        return self.cumulative(wall_b) - self.cumulative(wall_a)
+
+    def within(self, tod: int) -> int:
+        """Integral from midnight to time of day ``tod`` (0..DAY_MS)."""
+        if tod >= DAY_MS:
+            return self.daily
+        i = bisect.bisect_right(self.starts, tod) - 1
+        return self.prefix[i] + self.rates[i] * (tod - self.starts[i])
+
+
+EVERY_DAY = 0xFF
+EPOCH_WEEKDAY = 3  # wall day 0 (1970-01-01) is a Thursday; Monday is 0
+
+
+class WeekPlan:
+    """A schedule: an every-day plan (0xFF) and optional plans for weekdays 0..6 (Monday..)."""
+
+    def __init__(self, plans: dict[int, list[tuple[int, int]]]) -> None:
+        self.plans = {int(wd): list(steps) for wd, steps in plans.items()}
+        self.day_plans = {wd: DayPlan(steps) for wd, steps in self.plans.items()}
+        default = self.day_plans[EVERY_DAY]
+        self.days = [self.day_plans.get(wd, default) for wd in range(7)]
+        # integral of the days 0..k of a week that starts on wall day 0 (a Thursday)
+        self.week_prefix = [0]
+        for k in range(7):
+            self.week_prefix.append(self.week_prefix[-1] + self.days[(k + EPOCH_WEEKDAY) % 7].daily)
+        self.week = self.week_prefix[-1]
+        self.max_rate = max(max(d.rates) for d in self.days)
+        self.max_window = self._max_window()
+
+    @property
+    def steps(self) -> list[tuple[int, int]]:
+        return self.plans[EVERY_DAY]
+
+    def day(self, wall: int) -> DayPlan:
+        """The plan in force on the wall day of ``wall``."""
+        return self.days[(wall // DAY_MS + EPOCH_WEEKDAY) % 7]
+
+    def rate_at(self, wall: int) -> int:
+        return self.day(wall).rate_at(wall)
+
+    def cumulative(self, wall: int) -> int:
+        """Integral of the rate from wall 0 to ``wall`` (any integer)."""
+        day, tod = divmod(wall, DAY_MS)
+        weeks, k = divmod(day, 7)
+        return weeks * self.week + self.week_prefix[k] + self.day(wall).within(tod)
+
+    def integral(self, wall_a: int, wall_b: int) -> int:
+        return self.cumulative(wall_b) - self.cumulative(wall_a)
+
+    def boundaries(self, wall: int) -> int:
+        """The first rate boundary (step start or midnight) after ``wall``."""
+        d = self.day(wall)
+        tod = wall % DAY_MS
+        nxt = [x for x in d.starts if x > tod]
+        return wall - tod + (nxt[0] if nxt else DAY_MS)
+
+    def _max_window(self) -> int:
+        """Largest integral over any 24 h window (start or end on a boundary is enough)."""
+        best = 0
+        for day in range(7):
+            for start in self.days[(day + EPOCH_WEEKDAY) % 7].starts + [0]:
+                b = day * DAY_MS + start
+                for a in (b, b - DAY_MS):
+                    best = max(best, self.integral(a, a + DAY_MS))
+        return best
+
+
+def schedule_defect(steps: list[tuple[int, int]], lim: Limits) -> str | None:
+    """Why ``steps`` is not a valid every-day plan, or None when it is (DESIGN/DEVICE_FACTS)."""
+    if not steps:
+        return "no steps"
+    if len(steps) > lim.max_steps:
+        return "too many steps"
+    prev = -1
+    for i, (m, r) in enumerate(steps):
+        if not 0 <= m <= 1439:
+            return f"step {i} minute {m} out of range"
+        if (i == 0 and m != 0) or m <= prev:
+            return f"step {i} out of order"
+        prev = m
+        if not lim.min_rate <= r <= lim.max_rate:
+            return f"step {i} rate {r} out of range"
+    return None
+
+
+@dataclasses.dataclass
+class Bolus:
+    """A bolus the oracle follows exactly: V nL over D ms from ``start`` (run ms)."""
+
+    kind: str
+    volume: int
+    duration: int
+    start: int
+
+    def given(self, t: int) -> int:
+        """Volume delivered by run time t."""
+        e = min(max(t - self.start, 0), self.duration)
+        return self.volume * e // self.duration
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+
+class Oracle:
+    """The reference pump. ``t`` is the run clock (ms); all ``on_*`` act at ``t``."""
+
+    def __init__(self, lim: Limits, t0: int = 0) -> None:
+        self.lim = lim
+        self.t = t0
+        self.battery_start = t0
+        self.wall_offset = 0
+        self.state = "STOPPED"
+        self.resume = False
+        self.drug: str | None = None
+        self.conc: int | None = None
+        self.plan: WeekPlan | None = None
+        self.low = lim.low_default_nl
+        self.reservoir = 0
+        self.filled = 0
+        self.delivered = 0
+        self.withdrawn = 0
+        self.acc = 0  # basal integral since the last reset (nL/day x ms)
+        self.bolus: Bolus | None = None
+        self.bolus_history: list[list[int]] = []  # [start, end, pg]
+        self.patient: dict[str, int] | None = None
+        self.grants: list[int] = []
+        self.refill_phase: str | None = None
+        self.alarms: dict[str, int | None] = {}  # alarm -> raised run ms (None: time unknown)
+        self.acked: set[str] = set()
+        self.exact = True
+        self.bridge_pending = False  # a concentration change still in the catheter
+        self.path_old_conc = 0
+        self.notes: list[str] = []  # what the oracle could not follow exactly, for messages
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def wall(self) -> int:
+        return self.t + self.wall_offset
+
+    def _raise(self, alarm: str, at: int | None) -> None:
+        if alarm not in self.alarms:
+            self.alarms[alarm] = at
+            self.acked.discard(alarm)
+
+    def _clear(self, alarm: str) -> None:
+        self.alarms.pop(alarm, None)
+        self.acked.discard(alarm)
+
+    def drug_limits(self) -> tuple[int, int, int, int] | None:
+        return self.lim.drugs.get((self.drug or "").lower())
+
+    def hard_pg(self) -> int:
+        d = self.drug_limits()
+        return d[3] * PG_PER_UG if d else 0
+
+    def basal_window_pg(self, plan: WeekPlan | None = None, conc: int | None = None) -> int:
+        """Largest 24 h basal dose of the schedule at ``conc`` (pg)."""
+        plan = plan or self.plan
+        conc = self.conc if conc is None else conc
+        if plan is None or not conc:
+            return 0
+        return _ceil_div(plan.max_window * conc, DAY_MS)
+
+    def recent_bolus_pg(self) -> int:
+        return sum(b[2] for b in self.bolus_history if b[1] > self.t - DAY_MS)
+
+    def _limit_conc(self) -> int:
+        c = self.conc or 0
+        return max(c, self.path_old_conc) if self.bridge_pending else c
+
+    def patient_volume(self, dose_ug: int, conc: int | None = None) -> int:
+        conc = self.conc if conc is None else conc
+        return dose_ug * PG_PER_UG // conc if conc else 0
+
+    # ------------------------------------------------------------------ time
+    def _delivering(self) -> bool:
+        return self.state in DELIVERING
+
+    def _given(self, t: int) -> int:
+        """Volume delivered from self.t to t (no reservoir cap) under the current therapy."""
+        if not self._delivering() or t <= self.t:
+            return 0
+        v = 0
+        if self.resume and self.plan is not None:
+            off = self.wall_offset
+            v += (self.acc + self.plan.integral(self.t + off, t + off)) // DAY_MS - self.acc // DAY_MS
+        if self.bolus is not None:
+            v += self.bolus.given(t) - self.bolus.given(self.t)
+        return v
+
+    def _first(self, need: int, hi: int) -> int:
+        """First run ms in (self.t, hi] where _given reaches ``need`` (caller checks hi)."""
+        lo = self.t + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._given(mid) >= need:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def _battery_used_x(self, t: int, delivered: int) -> int:
+        L = self.lim
+        return (L.battery_idle_uah_per_day * NL_PER_ML * (t - self.battery_start)
+                + L.battery_motor_uah_per_ml * DAY_MS * delivered)
+
+    def _battery_crossing(self, end: int) -> tuple[int, str] | None:
+        """First ms in (t, end] where ERI or end of service is reached, if any."""
+        if "END_OF_SERVICE" in self.alarms:
+            return None
+        L = self.lim
+        scale = DAY_MS * NL_PER_ML
+        for level, name in ((L.battery_capacity_uah - L.battery_eri_reserve_uah, "BATTERY_ERI"),
+                            (L.battery_capacity_uah, "END_OF_SERVICE")):
+            if name in self.alarms:
+                continue
+            need = level * scale
+
+            def used(x: int) -> int:
+                return self._battery_used_x(x, self.delivered + min(self._given(x), self.reservoir))
+
+            if used(self.t) >= need:
+                return self.t, name
+            if used(end) >= need:
+                lo, hi = self.t + 1, end
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if used(mid) >= need:
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                return lo, name
+            return None
+        return None
+
+    def advance(self, t1: int) -> None:
+        """Run the reference pump to run time ``t1`` (>= t), event by event."""
+        if t1 < self.t:
+            raise ValueError("the run clock never goes back")
+        while self.t < t1:
+            end = t1
+            if self._delivering():
+                if self.bolus is not None and self.bolus.end < end:
+                    end = self.bolus.end
+                if self._given(end) >= self.reservoir:
+                    end = self._first(self.reservoir, end)
+                if "LOW_RESERVOIR" not in self.alarms and self.reservoir > self.low \
+                        and self._given(end) >= self.reservoir - self.low:
+                    end = self._first(self.reservoir - self.low, end)
+            bat = self._battery_crossing(end)
+            if bat is not None and bat[0] <= self.t:
+                self._battery_event(bat[1])
+                continue
+            if bat is not None:
+                end = bat[0]
+            self._step_to(end)
+            if bat is not None and self.t == bat[0]:
+                self._battery_event(bat[1])
+
+    def _step_to(self, end: int) -> None:
+        vol = min(self._given(end), self.reservoir)
+        if self._delivering() and self.resume and self.plan is not None:
+            off = self.wall_offset
+            self.acc += self.plan.integral(self.t + off, end + off)
+        self.reservoir -= vol
+        self.delivered += vol
+        self.t = end
+        # conditions true at the new time, in the documented order
+        if self._delivering() and self.reservoir == 0:
+            self.acc = 0
+            if self.bolus is not None:
+                self._finish_bolus()
+            self._raise("LOW_RESERVOIR", self.t)
+            self._raise("EMPTY_RESERVOIR", self.t)
+            self.state = "EMPTY"
+        elif self._delivering() and self.reservoir <= self.low:
+            self._raise("LOW_RESERVOIR", self.t)
+        if self.bolus is not None and self.state == "BOLUS" and self.t >= self.bolus.end:
+            self._finish_bolus()
+
+    def _battery_event(self, name: str) -> None:
+        self._raise(name, self.t)
+        if name == "END_OF_SERVICE":
+            self._raise("BATTERY_ERI", self.alarms.get("BATTERY_ERI", self.t))
+            if self.bolus is not None:
+                self._finish_bolus()
+            self.resume = False
+            self.state = "END_OF_SERVICE"
+
+    def _finish_bolus(self) -> None:
+        b = self.bolus
+        assert b is not None
+        for h in reversed(self.bolus_history):
+            if h[0] == b.start:
+                h[1] = min(h[1], self.t)
+                break
+        self.bolus = None
+        if self.state == "BOLUS":
+            self.state = "INFUSING" if self.resume else "STOPPED"
+
+    def _start_bolus(self, kind: str, volume: int, duration: int) -> None:
+        self.bolus = Bolus(kind, volume, duration, self.t)
+        self.bolus_history.append([self.t, self.t + duration, volume * self._limit_conc()])
+        self.state = "BOLUS"
+        if self.reservoir <= self.low:  # delivering with the reservoir at or below the threshold
+            self._raise("LOW_RESERVOIR", self.t)
+
+    # ------------------------------------------------------------------ programming
+    def _program_defect(self, drug: str, conc: int, plan: WeekPlan | None) -> str | None:
+        d = self.lim.drugs.get(drug.lower())
+        if d is None:
+            return f"unknown drug {drug!r}"
+        if not d[0] <= conc <= d[1]:
+            return f"concentration {conc} outside [{d[0]}, {d[1]}]"
+        if plan is not None:
+            hard = d[3] * PG_PER_UG
+            basal = self.basal_window_pg(plan, conc)
+            if basal > hard:
+                return f"schedule gives {basal} pg/24 h > hard limit {hard} pg"
+            p = self.patient
+            if p is not None and self.patient_volume(p["dose_ug"], conc) >= 1:
+                worst = basal + p["max_per_24h"] * p["dose_ug"] * PG_PER_UG
+                if worst > hard:
+                    return f"schedule + allotted patient boluses {worst} pg > hard {hard} pg"
+        return None
+
+    def on_program(self, drug: str | None, conc: int | None, steps: list[tuple[int, int]] | None,
+                   accepted: bool, weekday: int = EVERY_DAY) -> None:
+        """SET_DRUG (steps None) or SET_SCHEDULE (drug/conc None) of ``weekday``'s plan
+        answered (no steps for a weekday: that weekday follows the every-day plan again)."""
+        new_drug = self.drug if drug is None else drug
+        new_conc = self.conc if conc is None else conc
+        plan = self.plan
+        if steps is not None:
+            bad = schedule_defect(steps, self.lim)
+            if weekday != EVERY_DAY and not steps:
+                bad = None
+            if accepted and bad:
+                raise Violation(f"invalid schedule {steps} for weekday {weekday} accepted: {bad}")
+            if bad or plan is None:
+                plan = None
+            else:
+                plans = dict(plan.plans)
+                if steps:
+                    plans[weekday] = steps
+                else:
+                    plans.pop(weekday, None)
+                plan = WeekPlan(plans)
+        if not accepted:
+            return
+        if self.state not in ("STOPPED", "INFUSING", "EMPTY"):
+            raise Violation(f"programming accepted in {self.state}")
+        if new_drug is None or new_conc is None:
+            raise Violation("a schedule accepted before any drug was programmed")
+        if plan is None:  # SET_DRUG on a pump without a schedule: the keep-open minimum rate
+            plan = WeekPlan({EVERY_DAY: [(0, self.lim.min_rate)]})
+        bad = self._program_defect(new_drug, new_conc, plan)
+        if bad:
+            raise Violation(f"program {new_drug} {new_conc} ug/mL accepted: {bad} "
+                            f"(schedule {plan.plans if plan else None})")
+        if conc is not None and self.conc is not None and conc != self.conc:
+            # a new concentration without a refill: the catheter content is unknown to the
+            # oracle's dose accounting (volume accounting stays exact)
+            self.notes.append("concentration reprogrammed")
+        self.drug = new_drug.lower() if new_drug else None
+        self.conc = new_conc
+        self.plan = plan
+
+    def on_limits(self, dose_ug: int, duration_ms: int, lockout_ms: int, max_per_day: int,
+                  threshold_nl: int, accepted: bool) -> None:
+        """SET_LIMITS answered (dose 0 turns patient boluses off)."""
+        L = self.lim
+        if not accepted:
+            return
+        new_cfg = {"dose_ug": dose_ug, "duration_ms": duration_ms, "lockout_ms": lockout_ms,
+                   "max_per_24h": max_per_day} if dose_ug else None
+        if self.state == "END_OF_SERVICE" and threshold_nl != self.low:
+            raise Violation("the low-reservoir threshold was changed at end of service")
+        if self.state in ("FAULT", "END_OF_SERVICE") and dose_ug and new_cfg != self.patient:
+            raise Violation(f"patient boluses configured in {self.state}")
+        if not L.low_min_nl <= threshold_nl <= L.low_max_nl:
+            raise Violation(f"threshold {threshold_nl} nL accepted outside [{L.low_min_nl}, {L.low_max_nl}]")
+        if dose_ug:
+            checks = ((dose_ug, L.p_min_dose, L.p_max_dose), (duration_ms, L.p_min_dur, L.p_max_dur),
+                      (lockout_ms, L.p_min_lockout, L.p_max_lockout), (max_per_day, 1, L.p_max_per_day))
+            for v, lo, hi in checks:
+                if not lo <= v <= hi:
+                    raise Violation(f"patient bolus setting {v} accepted outside [{lo}, {hi}]")
+            if self.conc is None or self.plan is None:
+                raise Violation("patient boluses configured without a program")
+            if self.patient_volume(dose_ug) < 1:
+                raise Violation(f"patient dose {dose_ug} ug (< 1 nL) accepted")
+            worst = self.basal_window_pg() + max_per_day * dose_ug * PG_PER_UG
+            if worst > self.hard_pg():
+                raise Violation(f"patient boluses accepted: worst 24 h {worst} pg > hard {self.hard_pg()}")
+            self.patient = {"dose_ug": dose_ug, "duration_ms": duration_ms,
+                            "lockout_ms": lockout_ms, "max_per_24h": max_per_day}
+        else:
+            self.patient = None
+        self.low = threshold_nl
+        if self.reservoir <= self.low and self._delivering():
+            self._raise("LOW_RESERVOIR", self.t)
+
+    # ------------------------------------------------------------------ therapy
+    def on_start(self, accepted: bool, code: str | None = None) -> None:
+        """START answered (``code``: the refusal's NAK code name). The pump may refuse a start
+        that would exceed the hard daily limit with what ran in the last 24 h."""
+        if not accepted:
+            if self.state == "STOPPED" and self.plan is not None and self.conc is not None \
+                    and self.reservoir > 0 and code != "HARD_DAILY_LIMIT":
+                raise Violation("start refused although STOPPED, programmed and filled")
+            return
+        if self.state != "STOPPED":
+            raise Violation(f"start accepted in {self.state}")
+        if self.plan is None or self.reservoir == 0:
+            raise Violation("start accepted without a program or with an empty reservoir")
+        self.resume = True
+        self.acc = 0
+        self.state = "INFUSING"
+        if self.bridge_pending:
+            self.exact = False
+            self.state = "BOLUS"
+        if self.reservoir <= self.low:
+            self._raise("LOW_RESERVOIR", self.t)
+
+    def on_stop(self, accepted: bool) -> None:
+        if not accepted:
+            if self.state in DELIVERING:
+                raise Violation(f"stop refused while {self.state}")
+            return
+        if self.state not in DELIVERING:
+            raise Violation(f"stop accepted in {self.state}")
+        if self.bolus is not None:
+            self._finish_bolus()
+        self.resume = False
+        self.state = "STOPPED"
+
+    def check_bolus_accept(self, kind: str, volume: int, duration: int) -> None:
+        """Raise Violation if a clinician/priming bolus of ``volume`` could not be accepted."""
+        L = self.lim
+        allowed = ("STOPPED",) if kind == "PRIMING" else ("STOPPED", "INFUSING")
+        if self.state not in allowed:
+            raise Violation(f"{kind} bolus accepted in {self.state}")
+        if self.conc is None:
+            raise Violation(f"{kind} bolus accepted without a drug")
+        if not L.clin_min_ms <= duration <= L.clin_max_ms:
+            raise Violation(f"{kind} bolus duration {duration} ms accepted")
+        if volume < 1 or volume > self.reservoir:
+            raise Violation(f"{kind} bolus of {volume} nL accepted with {self.reservoir} nL in the reservoir")
+        if self.recent_bolus_pg() + volume * self._limit_conc() > self.hard_pg():
+            raise Violation(f"{kind} bolus accepted: boluses alone exceed the hard daily limit")
+
+    def on_bolus(self, kind: str, volume: int, duration: int, accepted: bool) -> None:
+        """A clinician or priming bolus answered (volume resolved from the dose if needed)."""
+        if not accepted:
+            return
+        self.check_bolus_accept(kind, volume, duration)
+        self._start_bolus(kind, volume, duration)
+
+    def on_patient_bolus(self, granted: bool, reason: str | None, volume: int) -> None:
+        """PATIENT_BOLUS answered; the decision is checked in the documented order."""
+        cfg = self.patient
+        self.grants = [g for g in self.grants if g > self.t - DAY_MS]
+        expect: str | None = None
+        if cfg is None:
+            expect = "NOT_CONFIGURED"
+        elif self.state == "BOLUS":
+            expect = "BOLUS_ACTIVE"
+        elif self.state != "INFUSING":
+            expect = "NOT_INFUSING"
+        elif self.grants and self.t < self.grants[-1] + cfg["lockout_ms"]:
+            expect = "LOCKOUT"
+        elif len(self.grants) >= cfg["max_per_24h"]:
+            expect = "DAILY_MAXIMUM"
+        else:
+            vol = self.patient_volume(cfg["dose_ug"])
+            total = self.basal_window_pg() + self.recent_bolus_pg() + vol * self._limit_conc()
+            if total > self.hard_pg():
+                expect = "HARD_DAILY_LIMIT"
+        if granted and expect is not None:
+            raise Violation(f"patient bolus granted at {self.t} although {expect} "
+                            f"(grants {self.grants[-3:]}, config {cfg})")
+        if not granted and reason != expect:
+            if not (expect is None and reason == "HARD_DAILY_LIMIT" and not self.exact):
+                raise Violation(f"patient bolus denied {reason} at {self.t}, expected "
+                                f"{expect or 'a grant'} (grants {self.grants[-3:]}, config {cfg})")
+        if not granted:
+            return
+        assert cfg is not None
+        expected_vol = self.patient_volume(cfg["dose_ug"])
+        if volume != expected_vol:
+            raise Violation(f"patient bolus granted {volume} nL, the dose is {expected_vol} nL")
+        self.grants.append(self.t)
+        self._start_bolus("PATIENT", expected_vol, cfg["duration_ms"])
+
+    def on_cancel(self, accepted: bool) -> None:
+        if not accepted:
+            if self.bolus is not None and self.exact:
+                raise Violation("cancel refused while a bolus runs")
+            return
+        if self.bolus is None and self.exact:
+            raise Violation("cancel accepted without a bolus")
+        if self.bolus is not None:
+            self._finish_bolus()
+        elif self.state == "BOLUS":  # bridge (inexact)
+            self.state = "INFUSING" if self.resume else "STOPPED"
+
+    # ------------------------------------------------------------------ refill
+    def on_refill_begin(self, accepted: bool) -> None:
+        if not accepted:
+            return
+        if self.state not in ("STOPPED", "INFUSING", "BOLUS", "EMPTY"):
+            raise Violation(f"refill accepted in {self.state}")
+        if self.bolus is not None:
+            self._finish_bolus()
+        self.refill_phase = "begun"
+        self.state = "REFILL"
+
+    def discrepancy(self, measured: int, expected: int) -> bool:
+        L = self.lim
+        return abs(measured - expected) > max(L.discrepancy_min_nl,
+                                              expected * L.discrepancy_percent // 100)
+
+    def on_refill_withdrawn(self, measured: int, accepted: bool) -> None:
+        if not accepted:
+            return
+        if self.state != "REFILL" or self.refill_phase != "begun":
+            raise Violation(f"withdrawal accepted in {self.state}/{self.refill_phase}")
+        if self.discrepancy(measured, self.reservoir):
+            self._raise("REFILL_DISCREPANCY", self.t)
+        self.withdrawn += self.reservoir
+        self.reservoir = 0
+        self.refill_phase = "withdrawn"
+
+    def on_refill_complete(self, measured: int, filled: int, conc: int, accepted: bool) -> None:
+        if not accepted:
+            return
+        if self.state != "REFILL":
+            raise Violation(f"refill completion accepted in {self.state}")
+        if self.refill_phase == "begun":  # the withdrawal reported with the completion
+            self.on_refill_withdrawn(measured, True)
+        if not 1 <= filled <= self.lim.capacity_nl:
+            raise Violation(f"fill of {filled} nL accepted (capacity {self.lim.capacity_nl})")
+        if self.drug is None or self.plan is None:
+            raise Violation("refill completed without a program")
+        bad = self._program_defect(self.drug, conc, self.plan)
+        if bad:
+            raise Violation(f"refill at {conc} ug/mL accepted: {bad}")
+        if conc != self.conc and self.delivered > 0:
+            if not self.bridge_pending:
+                self.path_old_conc = self.conc or 0
+            self.bridge_pending = True
+        self.conc = conc
+        self.reservoir = filled
+        self.filled += filled
+        self.refill_phase = None
+        for a in ("LOW_RESERVOIR", "EMPTY_RESERVOIR", "REFILL_DUE"):
+            self._clear(a)
+        self.acc = 0
+        self.state = "INFUSING" if self.resume else "STOPPED"
+        if self.resume and self.bridge_pending and self.path_old_conc != conc:
+            self.exact = False
+            self.state = "BOLUS"
+        if self.reservoir <= self.low and self._delivering():
+            self._raise("LOW_RESERVOIR", self.t)
+
+    # ------------------------------------------------------------------ alarms / faults / clock
+    def on_ack(self, alarm: str, accepted: bool) -> None:
+        if not accepted:
+            if alarm in self.alarms:
+                raise Violation(f"acknowledging active alarm {alarm} refused")
+            return
+        if alarm not in self.alarms:
+            raise Violation(f"acknowledging inactive alarm {alarm} accepted")
+        if alarm in LATCHED_BY_ACK:
+            self._clear(alarm)
+            if alarm == "MOTOR_STALL" and self.state == "FAULT":
+                self.state = "STOPPED"
+        else:
+            self.acked.add(alarm)
+
+    def on_stall(self, accepted: bool) -> None:
+        if not accepted:
+            if self.state not in ("FAULT", "END_OF_SERVICE"):
+                raise Violation(f"motor stall injection refused in {self.state}")
+            return
+        if self.state in ("FAULT", "END_OF_SERVICE"):
+            raise Violation(f"motor stall injected in {self.state}")
+        if self.bolus is not None:
+            self._finish_bolus()
+        self.resume = False
+        self.refill_phase = None if self.state != "REFILL" else self.refill_phase
+        self._raise("MOTOR_STALL", self.t)
+        self.state = "FAULT"
+
+    def on_memory_error(self) -> None:
+        if self.bolus is not None:
+            self._finish_bolus()
+        if self.state not in ("FAULT", "END_OF_SERVICE"):
+            self.resume = False
+            self.state = "STOPPED"
+        self._raise("MEMORY_ERROR", self.t)
+
+    def on_battery_drain(self, end_of_service: bool, accepted: bool) -> None:
+        """INJECT_FAULT BATTERY_ERI / END_OF_SERVICE: the battery drains at once to that level
+        (as if the pump had idled longer); refused when it is already that low."""
+        L = self.lim
+        level = L.battery_capacity_uah - (0 if end_of_service else L.battery_eri_reserve_uah)
+        missing = level * DAY_MS * NL_PER_ML - self._battery_used_x(self.t, self.delivered)
+        if not accepted:
+            if missing > 0 and self.state != "END_OF_SERVICE":
+                raise Violation(f"battery drain refused with {missing} units of charge left")
+            return
+        if missing <= 0:
+            raise Violation("battery drain accepted although the battery is already that low")
+        idle = L.battery_idle_uah_per_day * NL_PER_ML
+        self.battery_start -= -(-missing // idle)
+        self._raise("BATTERY_ERI", self.t)
+        if end_of_service:
+            self._battery_event("END_OF_SERVICE")
+
+    def on_set_clock(self, wall: int, accepted: bool) -> None:
+        if not accepted:
+            return
+        if wall < 0:
+            raise Violation(f"clock set to {wall} accepted")
+        self.wall_offset = wall - self.t
+
+    # ------------------------------------------------------------------ re-anchoring
+    def resync(self, reservoir: int, delivered: int, withdrawn: int, state: str,
+               basal_rem: int) -> None:
+        """After an inexact stretch (bridge bolus), take the pump's volumes as the new anchor.
+
+        Conservation is still checked against the oracle's own ``filled``; exactness resumes.
+        """
+        self.reservoir, self.delivered, self.withdrawn = reservoir, delivered, withdrawn
+        self.state = state
+        self.acc = basal_rem
+        self.bridge_pending = False
+        self.exact = True
+        self.notes.append(f"resynced at {self.t}")

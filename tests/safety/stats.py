@@ -1,0 +1,16 @@
+"""Counters of what the safety machine ran (read by the session summary in conftest.py)."""
+from __future__ import annotations
+
+import collections
+
+COUNTS: collections.Counter[str] = collections.Counter()
+
+
+def count(key: str, n: int = 1) -> None:
+    """Add ``n`` to counter ``key`` (examples, steps, rule names, outcomes)."""
+    COUNTS[key] += n
+
+
+def snapshot() -> dict[str, int]:
+    """A copy of the counters."""
+    return dict(COUNTS)
