@@ -1,48 +1,23 @@
-"""Hypothesis strategies derived from the construct declarations themselves."""
+"""Hypothesis strategies for the protocol tests, derived from the construct declarations.
+
+The field strategies are the ones shipped to users in :mod:`host_tools.strategies`, so the
+protocol's own round trips exercise exactly what the plugin offers.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from construct import Bytes, Construct, ExprValidator, FormatField, Renamed, Struct
 from hypothesis import strategies as st
 
-from protocol import MessageType, REGISTRY, encode_frame, FrameKind
-from protocol import messages as m
+from host_tools.strategies import message_fields
+from protocol import REGISTRY, FrameKind, MessageType, encode_frame
 
-ARRAY_ITEMS = {"steps": (m.ScheduleStep, m.MAX_STEPS), "alarms": (m.AlarmEntry, m.MAX_ALARMS),
-               "entries": (m.LogEntry, m.MAX_LOG_ENTRIES)}
-
-
-def _unwrap(con: Construct) -> Construct:
-    while isinstance(con, Renamed):
-        con = con.subcon
-    return con
-
-
-def strategy_for(con: Construct, name: str = "") -> st.SearchStrategy[Any]:
-    """Strategy of valid field values for a construct (Struct, int, bytes, text, array)."""
-    con = _unwrap(con)
-    if isinstance(con, Struct):
-        return st.fixed_dictionaries({sc.name: strategy_for(sc, sc.name) for sc in con.subcons})
-    if isinstance(con, FormatField):
-        return st.integers(0, 2 ** (8 * con.length) - 1)
-    if isinstance(con, Bytes):
-        return st.binary(min_size=con.length, max_size=con.length)
-    if isinstance(con, ExprValidator):
-        if name in ARRAY_ITEMS:
-            item, max_items = ARRAY_ITEMS[name]
-            return st.lists(strategy_for(item), max_size=max_items)
-        limit = m.MAX_TEXT[name]
-        return st.text(max_size=limit).filter(lambda s: len(s.encode("utf8")) <= limit)
-    raise TypeError(f"no strategy for {con!r} ({name})")
+ALL_TYPES = sorted(REGISTRY)
 
 
 def fields_for(msg_type: MessageType) -> st.SearchStrategy[dict[str, Any]]:
-    """Valid fields for `msg_type`."""
-    return strategy_for(REGISTRY[msg_type].construct)
-
-
-ALL_TYPES = sorted(REGISTRY)
+    """Valid fields for `msg_type` (any wire value the declaration can encode)."""
+    return message_fields(msg_type)
 
 
 @st.composite
