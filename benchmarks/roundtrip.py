@@ -21,17 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from host_tools.client import PumpClient  # noqa: E402
+from host_tools.simprocess import PumpsimProcess  # noqa: E402
 from host_tools.records import Step  # noqa: E402
 
 STEPS_48 = [Step(30 * i, 100_000 + 1_000 * i) for i in range(48)]
@@ -75,33 +73,13 @@ def bench_virtual(rounds: int, schedule_rounds: int, warmup: int, state_file: bo
                 return measure(client, rounds, schedule_rounds, warmup)
 
 
-def _pumpsim() -> list[str]:
-    script = Path(sys.executable).with_name("pumpsim")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "host_tools.pumpsim"]
-
-
 def bench_pty(rounds: int, schedule_rounds: int, warmup: int, state_file: bool) -> dict[str, int]:
     """Round trips to a pumpsim process over a pseudo-terminal."""
     with tempfile.TemporaryDirectory() as tmp:
         state = ["--state", os.path.join(tmp, "pump.db")] if state_file else []
-        proc = subprocess.Popen([*_pumpsim(), "serve", "--url", "pty", *state],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline().decode().strip()
-            if not line.startswith("device:"):
-                raise RuntimeError(f"pumpsim did not print its device path (got {line!r})")
-            with PumpClient(line.split(":", 1)[1].strip(), timeout_s=2.0) as client:
-                return measure(client, rounds, schedule_rounds, warmup)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            proc.stdout.close()  # type: ignore[union-attr]
+        with PumpsimProcess(["--url", "pty", *state]) as sim, \
+                PumpClient(sim.device, timeout_s=2.0) as client:
+            return measure(client, rounds, schedule_rounds, warmup)
 
 
 def main(argv: list[str] | None = None) -> int:

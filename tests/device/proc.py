@@ -1,50 +1,14 @@
-"""Running ``pumpsim serve`` in a subprocess for tests."""
+"""Helpers for talking to a ``pumpsim serve`` child process (:class:`host_tools.simprocess.PumpsimProcess`)."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
-from pathlib import Path
-from typing import IO, Callable
+from typing import Callable
 
 import serial
 
-PUMPSIM = [sys.executable, "-m", "host_tools.pumpsim"]
+from host_tools.simprocess import PumpsimProcess
 
-
-class PumpsimProcess:
-    """``pumpsim serve ARGS`` with stderr to ``log_path``; ``device`` is the announced URL."""
-
-    def __init__(self, args: list[str], log_path: Path) -> None:
-        self.log_path = log_path
-        self._log: IO[str] = open(log_path, "a", encoding="utf-8")
-        self.proc = subprocess.Popen(PUMPSIM + ["serve", *args], stdout=subprocess.PIPE,
-                                     stderr=self._log, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("device: "):
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"no device line: {line!r}; log: {self.log()}")
-        self.device = line[len("device: "):].strip()
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(encoding="utf-8")
-
-    def stop(self, timeout: float = 10) -> int:
-        """SIGTERM; the exit code."""
-        self.proc.terminate()
-        return self.wait(timeout)
-
-    def wait(self, timeout: float = 10) -> int:
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self._log.close()
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
+__all__ = ["PumpsimProcess", "TcpBytes", "serial_reader"]
 
 
 def serial_reader(port: serial.Serial) -> Callable[[int], bytes]:

@@ -149,13 +149,13 @@ def test_profiles_lists_the_shipped_profiles(capsys: pytest.CaptureFixture[str])
 def test_bad_files_are_one_line_in_a_real_process(tmp_path: Path) -> None:
     import subprocess
 
-    from .proc import PUMPSIM
+    from host_tools.simprocess import pumpsim_command
     bad_profile = tmp_path / "bad.toml"
     bad_profile.write_text('name = "bad"\n[reservoir]\ncapacity_nl = "x"\n')
     bad_keys = tmp_path / "keys.json"
     bad_keys.write_text('{"format": "intrapump-keys/1", "keys": {"clinician": "zz"}}')
     for args in (["--profile", str(bad_profile)], ["--keys", str(bad_keys)]):
-        done = subprocess.run(PUMPSIM + ["serve", "--url", "pty", *args], capture_output=True,
+        done = subprocess.run(pumpsim_command() + ["serve", "--url", "pty", *args], capture_output=True,
                               text=True, timeout=30)
         assert done.returncode == 2 and done.stdout == ""
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr

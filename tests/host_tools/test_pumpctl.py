@@ -18,6 +18,7 @@ import pytest
 
 from host_tools.client import PumpClient
 from host_tools.schedule_file import load_schedule_file
+from host_tools.simprocess import PumpsimProcess
 from protocol import DEVELOPMENT_KEYS, Role, dump_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,6 @@ def _script(name: str, module: str) -> list[str]:
 
 
 PUMPCTL = _script("pumpctl", "host_tools.pumpctl")
-PUMPSIM = _script("pumpsim", "host_tools.pumpsim")
 ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
 
 
@@ -40,14 +40,8 @@ def device(tmp_path_factory):
     """A programmed pump (morphine 10 mg/mL, example schedule, 20 mL, patient bolus 0.5 mg
     with a 1 h lockout, infusing) served by a pumpsim process; yields the tty path."""
     state = tmp_path_factory.mktemp("pumpsim") / "pump.db"
-    proc = subprocess.Popen([*PUMPSIM, "serve", "--url", "pty", "--state", str(state)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        line = proc.stdout.readline().decode().strip()
-        assert line.startswith("device:"), line
-        path = line.split(":", 1)[1].strip()
-        with PumpClient(path, timeout_s=2.0) as client:
+    with PumpsimProcess(["--url", "pty", "--state", str(state)]) as sim:
+        with PumpClient(sim.device, timeout_s=2.0) as client:
             client.set_drug("morphine", 10_000)
             for plan in load_schedule_file(EXAMPLE, 10_000):
                 client.set_schedule(plan.steps, plan.weekday)
@@ -58,15 +52,7 @@ def device(tmp_path_factory):
                               patient_lockout_ms=3_600_000, patient_max_per_day=4,
                               low_reservoir_threshold_nl=2_000_000)
             client.start()
-        yield path
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        proc.stdout.close()
+        yield sim.device
 
 
 def pumpctl(*args: str, url: str | None = None, input: str | None = None) -> subprocess.CompletedProcess:
