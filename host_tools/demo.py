@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import selectors
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from host_tools.simprocess import PumpsimProcess, PumpsimStartError, pumpsim_command
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = Path(__file__).resolve().parent / "examples" / "morphine_day.yaml"
@@ -47,33 +46,6 @@ def section(title: str) -> None:
     print(f"\n{bar}\n== {title}\n{bar}", flush=True)
 
 
-def read_device_path(proc: subprocess.Popen, timeout_s: float = 15.0) -> str:
-    """The ``device: /dev/pts/N`` line pumpsim prints first."""
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout_s
-    buffer = b""
-    try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise DemoFailed(f"pumpsim exited early with code {proc.returncode}")
-            if not sel.select(timeout=0.1):
-                continue
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                raise DemoFailed("pumpsim closed its output before printing the device path")
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                text = line.decode(errors="replace").strip()
-                if text.startswith("device:"):
-                    return text.split(":", 1)[1].strip()
-        raise DemoFailed("pumpsim did not print its device path in time")
-    finally:
-        sel.close()
-
-
 class Demo:
     """Runs the steps; every pumpctl call is echoed with its output."""
 
@@ -81,7 +53,7 @@ class Demo:
         self.out_dir = out_dir
         self.warp = warp
         self.pumpctl = _tool("pumpctl", "host_tools.pumpctl")
-        self.pumpsim = _tool("pumpsim", "host_tools.pumpsim")
+        self.pumpsim = pumpsim_command()
         self.device = ""
 
     def ctl(self, *args: str, expect: int = 0, json_out: bool = False) -> dict | str:
@@ -108,35 +80,25 @@ class Demo:
                "--state", str(state_dir / "pump.db")]
         print("$ " + " ".join(["pumpsim", *cmd[len(self.pumpsim):]]), flush=True)
         sim_log = state_dir / "pumpsim.log"  # a file, not a pipe: a full pipe would stall it
-        with open(sim_log, "wb") as log_file:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, cwd=ROOT,
-                                    start_new_session=True)
         try:
-            self.device = read_device_path(proc)
+            sim = PumpsimProcess(cmd[len(self.pumpsim) + 1:], sim_log)
+        except PumpsimStartError as exc:
+            raise DemoFailed(str(exc)) from None
+        try:
+            self.device = sim.device
             print(f"pumpsim serves the pump on {self.device}", flush=True)
             self.steps()
             section("stopping pumpsim (SIGTERM)")
-            proc.send_signal(signal.SIGTERM)
-            try:
-                rc = proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                raise DemoFailed("pumpsim did not stop within 15 s of SIGTERM") from None
-            err = sim_log.read_text(errors="replace")
-            tail = "\n".join(err.strip().splitlines()[-3:])
+            rc = sim.stop(timeout_s=15)
+            tail = "\n".join(sim_log.read_text(errors="replace").strip().splitlines()[-3:])
             if tail:
                 print(tail, flush=True)
             if rc != 0:
-                raise DemoFailed(f"pumpsim exited with code {rc} after SIGTERM")
+                raise DemoFailed(f"pumpsim exited with code {rc} after SIGTERM "
+                                 "(killed if it did not stop within 15 s)")
             print("pumpsim stopped cleanly (exit code 0)", flush=True)
         finally:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=5)
-            if proc.stdout is not None:
-                proc.stdout.close()
+            sim.kill()
 
     def steps(self) -> None:
         section("1. status of a fresh pump")
