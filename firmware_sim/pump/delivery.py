@@ -12,6 +12,11 @@ from typing import Callable
 from ..enums import Alarm, BolusKind
 from ..profile import DAY_MS
 from .core import FOREVER as _FOREVER, PumpCore, first_reaching as _first_reaching
+from .thresholds import THRESHOLDS, Measure
+
+
+def _zero(x: int) -> int:
+    return 0
 
 
 class DeliveryMixin(PumpCore):
@@ -51,51 +56,17 @@ class DeliveryMixin(PumpCore):
 
     def next_event_ms(self, until_ms: int | None = None) -> int | None:
         """Run time (ms) of the first event :meth:`advance_to` would log from now on: the first
-        instant after :attr:`time_ms` at which an alarm is raised or the state changes (bolus
-        or bridge end, low-reservoir and empty crossings, refill-due date, battery ERI and end
-        of service). Step boundaries change the rate and log nothing: they are integrated over,
-        exactly as :meth:`advance_to` does. None when nothing is logged up to ``until_ms``
-        (inclusive; None: ever). Pure and cheap (no copy, no storage): crossings are found by
-        bisection on the exact integer delivery functions over the whole horizon."""
-        t0 = self.t_ms
+        instant after :attr:`time_ms` at which a row of the threshold table
+        (:mod:`firmware_sim.pump.thresholds`) holds, so an alarm is raised or the state changes.
+        Step boundaries change the rate and log nothing: they are integrated over, exactly as
+        :meth:`advance_to` does. None when nothing is logged up to ``until_ms`` (inclusive;
+        None: ever). Pure and cheap (no copy, no storage): the same segment planner as
+        :meth:`advance_to`, whose crossings are bisections on the exact integer delivery
+        functions over the whole horizon."""
+        t = self.t_ms
         target = _FOREVER if until_ms is None else until_ms
-        if target <= t0:
-            return None
-        bol = self.bolus
-        if (bol is not None and bol["kind"] == BolusKind.BRIDGE) or self._would_log(
-                t0, self.reservoir_nl, self.delivered_nl, self.path_old_nl):
-            return self._next_event_walk(target)
-        return self._next_event_direct(target)
-
-    def _would_log(self, t: int, reservoir_nl: int, delivered_nl: int, path_old_nl: int) -> bool:
-        """Whether :meth:`_after_segment` logs anything at run time ``t`` with these moving
-        quantities (the other state as it is now)."""
-        st = self.machine.state
-        delivering = st == "INFUSING" or st == "BOLUS"
-        alarms = self.alarms
-        if delivering and (reservoir_nl == 0 or (reservoir_nl <= self.low_threshold_nl
-                                                 and Alarm.LOW_RESERVOIR not in alarms)):
-            return True
-        bol = self.bolus
-        if bol is not None and st == "BOLUS":
-            if bol["kind"] == BolusKind.BRIDGE:
-                if path_old_nl == 0:
-                    return True
-            elif t >= bol["start_ms"] + bol["duration_ms"]:
-                return True
-        due = self.refill_due_ms
-        if due is not None and t >= due and Alarm.REFILL_DUE not in alarms:
-            return True
-        idle, motor, eri, eos = self._battery_consts()
-        used = idle * (t - self.battery_start_ms) + motor * delivered_nl
-        return (used >= eri and Alarm.BATTERY_ERI not in alarms) or \
-            (used >= eos and Alarm.END_OF_SERVICE not in alarms)
-
-    def _next_event_walk(self, target: int) -> int | None:
-        """:meth:`next_event_ms` segment by segment, as :meth:`advance_to` runs (a bridge bolus,
-        whose rate is rounded per step, or a condition already true now)."""
-        t, res, deliv, rem, path = (self.t_ms, self.reservoir_nl, self.delivered_nl,
-                                    self.basal_rem, self.path_old_nl)
+        res, deliv, rem, path = self.reservoir_nl, self.delivered_nl, self.basal_rem, \
+            self.path_old_nl
         while t < target:
             dt, vol, rem = self._plan_segment(t, target, res, deliv, rem, path)
             vol = min(vol, res)
@@ -107,68 +78,14 @@ class DeliveryMixin(PumpCore):
                 return t
         return None
 
-    def _next_event_direct(self, target: int) -> int | None:
-        """:meth:`next_event_ms` without a bridge bolus and with no condition true now: the
-        volume delivered in the first x ms is ``(integral of the schedule + remainder) // day``
-        plus the bolus's ``V x elapsed // D``, however the time is split into segments, so each
-        crossing is one bisection over the horizon."""
-        t0 = self.t_ms
-        st = self.machine.state
-        delivering = st == "INFUSING" or st == "BOLUS"
-        compiled = self.compiled if delivering and self.resume_infusing else None
-        bol = self.bolus if delivering else None
-        hi = target - t0  # the horizon, ms after now
-        event = False  # whether something is logged at t0 + hi
-        bV = bD = e0 = b0 = 0
-        if bol is not None:
-            bV, bD = bol["volume_nl"], bol["duration_ms"]
-            e0 = t0 - bol["start_ms"]
-            b0 = bV * e0 // bD
-            if bD - e0 <= hi:
-                hi, event = bD - e0, True
-        due = self.refill_due_ms
-        if due is not None and due - t0 <= hi and Alarm.REFILL_DUE not in self.alarms:
-            hi, event = due - t0, True
-        wall0 = t0 + self.wall_offset_ms
-        rem = self.basal_rem
-
-        def delivered(x: int) -> int:
-            """Volume delivered in the first x ms from now (exact, nondecreasing)."""
-            v = 0
-            if compiled is not None:
-                v = (compiled.integral_x_day_ms(wall0, wall0 + x) + rem) // DAY_MS
-            if bD:
-                v += bV * (e0 + x) // bD - b0
-            return v
-
-        crossings: list[tuple[Callable[[int], int], int]] = []
-        if delivering:
-            crossings.append((delivered, self.reservoir_nl))
-            if Alarm.LOW_RESERVOIR not in self.alarms:
-                crossings.append((delivered, self.reservoir_nl - self.low_threshold_nl))
-        idle = 0
-        if Alarm.END_OF_SERVICE not in self.alarms:
-            idle, motor, eri, eos = self._battery_consts()
-            base = idle * (t0 - self.battery_start_ms) + motor * self.delivered_nl
-            need = (eri if Alarm.BATTERY_ERI not in self.alarms else eos) - base
-            if delivering:
-                crossings.append((lambda x: idle * x + motor * delivered(x), need))
-            else:
-                crossings.append((lambda x: idle * x, need))
-            if idle and hi >= _FOREVER - t0:
-                hi = -(-need // idle)  # idle drain alone reaches the level by then
-        if hi >= _FOREVER - t0 and delivering:
-            # no end in sight but the reservoir: double until it would be empty
-            x = 1
-            while delivered(x) < self.reservoir_nl and x < _FOREVER:
-                x *= 2
-            hi = min(x, hi)
-        if hi >= _FOREVER - t0:
-            return None
-        for fn, need in crossings:
-            if fn(hi) >= need:
-                hi, event = _first_reaching(fn, need, hi), True
-        return t0 + hi if event else None
+    def _would_log(self, t: int, reservoir_nl: int, delivered_nl: int, path_old_nl: int) -> bool:
+        """Whether :meth:`_after_segment` acts at run time ``t`` with these moving quantities
+        (the other state as it is now): some threshold row holds."""
+        for row in THRESHOLDS:
+            d = row.distance(self, t, reservoir_nl, delivered_nl, path_old_nl)  # type: ignore[arg-type]
+            if d is not None and d <= 0:
+                return True
+        return False
 
     def _segment(self, target: int) -> None:
         dt, vol, rem = self._plan_segment(self.t_ms, target, self.reservoir_nl,
@@ -188,95 +105,93 @@ class DeliveryMixin(PumpCore):
         self.segments += 1
         self._after_segment()
 
+    def _volume_function(self, t: int, rem: int, end: int) -> tuple[Callable[[int], int], int,
+                                                                      Callable[[int], int]]:
+        """Delivery from run time ``t`` while delivering: (volume nL in the first x ms, the end
+        of the segment it is valid for, basal integral in nL/day x ms over the first x ms).
+
+        The basal schedule is integrated in closed form across step boundaries (the remainder
+        ``rem`` carried, so the volume is ``floor((integral + rem) / day)`` however the time is
+        split); a bridge bolus, whose rate is rounded per step, ends the segment at the next
+        step boundary instead."""
+        bol = self.bolus
+        bridge = bol is not None and bol["kind"] == BolusKind.BRIDGE
+        compiled = self.compiled if self.resume_infusing else None
+        basal: Callable[[int], int] = _zero
+        if compiled is not None:
+            wall0 = t + self.wall_offset_ms
+            if bridge:
+                _, rate, nxt = compiled.lookup(wall0)
+                rate = rate * bol["num"] // bol["den"]  # type: ignore[index]
+                end = min(end, nxt - self.wall_offset_ms)
+                basal = rate.__mul__
+            else:
+                cum = compiled.cumulative_x_day_ms
+                c0 = cum(wall0)
+                basal = lambda x: cum(wall0 + x) - c0  # noqa: E731
+        if bol is None or bridge:
+            return (lambda x: (basal(x) + rem) // DAY_MS), end, basal
+        bV, bD = bol["volume_nl"], bol["duration_ms"]
+        e0 = t - bol["start_ms"]
+        b0 = bV * e0 // bD
+        return (lambda x: (basal(x) + rem) // DAY_MS + bV * (e0 + x) // bD - b0), end, basal
+
     def _plan_segment(self, t: int, target: int, reservoir_nl: int, delivered_nl: int,
                       rem: int, path_old_nl: int) -> tuple[int, int, int]:
         """The next segment from run time ``t`` (at most to ``target``) with the given moving
         quantities and the pump's other state: (duration ms >= 1, volume nL before the reservoir
-        cap, basal remainder after it). Pure: changes nothing."""
-        st = self.machine.state
+        cap, basal remainder after it). It ends at the first crossing of a threshold row (one
+        ms on when a row holds already) or at ``target``. Pure: changes nothing."""
         end = target
-        rate = 0
-        bol = self.bolus
-        bridge = bol is not None and bol["kind"] == BolusKind.BRIDGE
+        armed: list[tuple[Measure, int]] = []
+        for row in THRESHOLDS:
+            d = row.distance(self, t, reservoir_nl, delivered_nl, path_old_nl)  # type: ignore[arg-type]
+            if d is None:
+                continue
+            if d <= 0:
+                end = min(end, t + 1)
+            elif row.measure is Measure.TIME:
+                end = min(end, t + d)
+            else:
+                armed.append((row.measure, d))
+        st = self.machine.state
         delivering = st == "INFUSING" or st == "BOLUS"
-        if delivering and self.resume_infusing and self.compiled is not None:
-            off = self.wall_offset_ms
-            _, rate, nxt = self.compiled.lookup(t + off)
-            if nxt - off < end:
-                end = nxt - off
-            if bridge:
-                rate = rate * bol["num"] // bol["den"]  # type: ignore[index]
-        bV = bD = e0 = b0 = 0
-        if delivering and bol is not None and not bridge:
-            bV, bD = bol["volume_nl"], bol["duration_ms"]
-            e0 = t - bol["start_ms"]
-            b0 = bV * e0 // bD
-            bend = bol["start_ms"] + bD
-            if bend < end:
-                end = bend
-        due = self.refill_due_ms
-        if due is not None and t < due < end and Alarm.REFILL_DUE not in self.alarms:
-            end = due
-        dt = end - t
-
-        def f(x: int) -> int:
-            """Volume delivered in the first x ms of the segment (nondecreasing, exact)."""
-            v = (rate * x + rem) // DAY_MS
-            if bD:
-                v += bV * (e0 + x) // bD - b0
-            return v
-
-        vol = 0
+        f: Callable[[int], int] = _zero
+        basal: Callable[[int], int] = _zero
         if delivering:
-            vol = (rate * dt + rem) // DAY_MS + (bV * (e0 + dt) // bD - b0 if bD else 0)
-            res = reservoir_nl
-            if vol >= res:
-                dt = _first_reaching(f, res, dt)
-                vol = f(dt)
-            low = res - self.low_threshold_nl
-            if low > 0 and vol >= low and Alarm.LOW_RESERVOIR not in self.alarms:
-                dt = _first_reaching(f, low, dt)
-                vol = f(dt)
-            if bridge and vol >= path_old_nl:
-                dt = _first_reaching(f, path_old_nl, dt)
-                vol = f(dt)
-        if Alarm.END_OF_SERVICE not in self.alarms:
-            idle, motor, eri, eos = self._battery_consts()
-            base = idle * (t - self.battery_start_ms) + motor * delivered_nl
-            for level in (eri, eos):
-                need = level - base
-                if 0 < need <= idle * dt + motor * vol:
-                    dt = _first_reaching(lambda x: idle * x + motor * f(x), need, dt)
-                    vol = f(dt) if delivering else 0
-        return dt, vol, ((rate * dt + rem) % DAY_MS if delivering else rem)
+            f, end, basal = self._volume_function(t, rem, end)
+        dt = end - t
+        vol = f(dt)
+        for measure, d in armed:
+            if measure is Measure.VOLUME:
+                if vol >= d:
+                    dt = _first_reaching(f, d, dt)
+                    vol = f(dt)
+            else:
+                idle, motor = self._battery_consts()[:2]
+                g: Callable[[int], int] = lambda x: idle * x + motor * f(x)  # noqa: E731
+                if g(dt) >= d:
+                    dt = _first_reaching(g, d, dt)
+                    vol = f(dt)
+        return dt, vol, ((basal(dt) + rem) % DAY_MS if delivering else rem)
 
     def _after_segment(self) -> None:
-        """Raise alarms and change state for every condition true at the new run time."""
-        t = self.t_ms
-        bol = self.bolus
-        st = self.machine.state
-        if (st == "INFUSING" or st == "BOLUS") and self.reservoir_nl == 0:
-            self.basal_rem = 0
-            if bol is not None:
-                # straight to EMPTY: a single bolus from STOPPED must not pass through STOPPED
-                self._finish_bolus("EMPTY", transition=False)
-            self._raise_alarm(Alarm.LOW_RESERVOIR, reservoir_nl=0)
-            self._raise_alarm(Alarm.EMPTY_RESERVOIR)
-            self._trigger("run_dry")
-        elif self.reservoir_nl <= self.low_threshold_nl and Alarm.LOW_RESERVOIR not in self.alarms \
-                and st in ("INFUSING", "BOLUS"):
-            self._raise_alarm(Alarm.LOW_RESERVOIR, reservoir_nl=self.reservoir_nl)
-        bol = self.bolus
-        if bol is not None and self.machine.state == "BOLUS":
-            if bol["kind"] == BolusKind.BRIDGE:
-                if self.path_old_nl == 0:
-                    self._finish_bolus("COMPLETE")
-            elif t >= bol["start_ms"] + bol["duration_ms"]:
-                self._finish_bolus("COMPLETE")
-        due = self.refill_due_ms
-        if due is not None and t >= due and Alarm.REFILL_DUE not in self.alarms:
-            self._raise_alarm(Alarm.REFILL_DUE)
-        self._check_battery()
+        """Act on every threshold row that holds at the new run time, in table order."""
+        for row in THRESHOLDS:
+            d = row.distance(self, self.t_ms, self.reservoir_nl, self.delivered_nl,  # type: ignore[arg-type]
+                             self.path_old_nl)
+            if d is not None and d <= 0:
+                row.fire(self)  # type: ignore[arg-type]
+
+    def _on_empty(self) -> None:
+        """The reservoir ran dry while delivering: EMPTY, with both reservoir alarms."""
+        self.basal_rem = 0
+        if self.bolus is not None:
+            # straight to EMPTY: a single bolus from STOPPED must not pass through STOPPED
+            self._finish_bolus("EMPTY", transition=False)
+        self._raise_alarm(Alarm.LOW_RESERVOIR, reservoir_nl=0)
+        self._raise_alarm(Alarm.EMPTY_RESERVOIR)
+        self._trigger("run_dry")
 
     def _bolus_delivered(self, bol: dict[str, int]) -> int:
         if bol["kind"] == BolusKind.BRIDGE:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..enums import Alarm, RejectCode
 from ..profile import DAY_MS
 from .core import NL_PER_ML, PumpCore
+from .thresholds import THRESHOLDS, Measure
 
 
 class PowerMixin(PumpCore):
@@ -26,19 +27,33 @@ class PowerMixin(PumpCore):
             self._battery_cache = c
         return c[1]
 
+    def _charge_used(self, t: int, delivered_nl: int) -> int:
+        """Charge used by run time ``t`` with ``delivered_nl`` pumped (exact units)."""
+        idle, motor = self._battery_consts()[:2]
+        return idle * (t - self.battery_start_ms) + motor * delivered_nl
+
     def _check_battery(self) -> None:
-        idle, motor, eri, eos = self._battery_consts()
-        used = idle * (self.t_ms - self.battery_start_ms) + motor * self.delivered_nl
-        if used >= eri and Alarm.BATTERY_ERI not in self.alarms:
-            self._raise_alarm(Alarm.BATTERY_ERI)
-        if used >= eos and Alarm.END_OF_SERVICE not in self.alarms:
-            if self.bolus is not None:
-                self._finish_bolus("END_OF_SERVICE")
-            self._raise_alarm(Alarm.END_OF_SERVICE)
-            self.resume_infusing = False
-            self.refill_due_ms = None
-            self._trigger("end_service")
-            self._sync_epoch()
+        """Act on the battery rows of the threshold table that hold now."""
+        for row in THRESHOLDS:
+            if row.measure is Measure.CHARGE:
+                d = row.distance(self, self.t_ms, self.reservoir_nl, self.delivered_nl,  # type: ignore[arg-type]
+                                 self.path_old_nl)
+                if d is not None and d <= 0:
+                    row.fire(self)  # type: ignore[arg-type]
+
+    def _on_battery_eri(self) -> None:
+        """The battery reached its elective replacement indicator: the pump keeps running."""
+        self._raise_alarm(Alarm.BATTERY_ERI)
+
+    def _on_end_of_service(self) -> None:
+        """The battery is spent: delivery stops for good (END_OF_SERVICE is terminal)."""
+        if self.bolus is not None:
+            self._finish_bolus("END_OF_SERVICE")
+        self._raise_alarm(Alarm.END_OF_SERVICE)
+        self.resume_infusing = False
+        self.refill_due_ms = None
+        self._trigger("end_service")
+        self._sync_epoch()
 
     def battery_used_uah(self) -> int:
         """Battery charge used so far (uAh, floor)."""
