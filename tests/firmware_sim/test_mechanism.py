@@ -187,3 +187,27 @@ def test_ledger_restore_refuses_unbalanced_or_bad_values() -> None:
     for key, value in (("reservoir_nl", 4), ("leaked_nl", -1), ("gain_ppm", 1.5)):
         with pytest.raises(ValueError):
             TruthLedger.from_dict(SPEC, {**d, key: value})
+
+
+# --- fault state --------------------------------------------------------------------------------
+
+def test_fault_state_times_persists_and_switches_the_error_model() -> None:
+    from firmware_sim.fault_state import FaultState
+    fs = FaultState(MechanismSpec())
+    fs.ledger.fill(10_000_000, 0, 0)
+    fs.set(MOTOR_STALL, {"recover_after_ms": 5_000}, 1_000, 0)
+    fs.set("mri_exposure", {"duration_ms": 3_000}, 1_000, 0)
+    fs.set(LEAK, {"lost_percent": 50}, 1_000, 0)
+    assert fs.next_end_ms() == 4_000 and fs.due(6_000) == ["mri_exposure", MOTOR_STALL]
+    assert fs.ledger.at(2_000_000, 2_000).leaked_nl == 1_000_000
+    again = FaultState.from_dict(MechanismSpec(), fs.to_dict())
+    assert again.to_dict() == fs.to_dict()
+    assert fs.end(LEAK, 2_000, 2_000_000) == {"lost_percent": 50}
+    assert fs.ledger.at(3_000_000, 2_000).leaked_nl == 1_000_000  # no more loss after it
+    fs.set_error_model(True, 2_000, 3_000_000)
+    assert fs.effect().gain_ppm == PPM  # the ideal default spec declares no error
+    for bad in ({**fs.to_dict(), "active": {"nope": {}}},
+                {**fs.to_dict(), "ends_ms": {LEAK: 5}},
+                {**fs.to_dict(), "resume_after_stall": 1}):
+        with pytest.raises((ValueError, Rejected)):
+            FaultState.from_dict(MechanismSpec(), bad)
