@@ -31,7 +31,8 @@ INT_TYPES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 UNITS = [("_nl_per_day", "nL/day"), ("_ug_per_ml", "ug/mL"), ("_nl", "nL"), ("_ug", "ug"),
          ("_ms", "ms"), ("_minute", "min"), ("_percent", "%")]
 ENUMS = [enums.FrameKind, enums.TherapyState, enums.Alarm, enums.AlarmPriority, enums.BolusKind,
-         enums.Role, enums.Weekday, enums.DenialReason, enums.FaultKind, enums.EventKind]
+         enums.Role, enums.Weekday, enums.DenialReason, enums.FaultKind, enums.FaultAction,
+         enums.EventKind]
 
 # --- a small Markdown reader ------------------------------------------------------------------
 
