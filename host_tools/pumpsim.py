@@ -153,10 +153,9 @@ def _control_options(address: str | None, allow_remote: bool, token_file: str | 
             if given:
                 raise UsageProblem(f"{flag} needs --control")
         return None
+    from host_tools.control.address import ControlAddressError, ControlOptions, bind, read_token
     from host_tools.control.scenario import ScenarioError, parse_scenario
-    from host_tools.control.serve import ControlOptions
-    from host_tools.control.server import ControlAddressError, bind, read_token
-    opts = ControlOptions(allow_reset=allow_reset)
+    opts = ControlOptions(allow_reset=allow_reset, allow_remote=allow_remote)
     try:
         if scenario_path is not None:
             opts.scenario = parse_scenario(Path(scenario_path).read_text(encoding="utf-8"))

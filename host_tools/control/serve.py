@@ -4,14 +4,14 @@ faults, controllable clock, power cycle, reset), the control server and/or a sce
 from __future__ import annotations
 
 import logging
-import socket
+import secrets
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import hal
 from firmware_sim import Profile
 
+from .address import ControlOptions
 from .controller import Controller
 from .errors import ControlError
 from .host import MEMORY, PumpHost
@@ -20,17 +20,6 @@ from .scenario_runner import ScenarioManager
 from .server import ControlServer
 
 log = logging.getLogger("pumpsim")
-
-
-@dataclass
-class ControlOptions:
-    """What ``pumpsim serve`` was asked for: a bound control socket (or None), its token, the
-    reset permission and a checked scenario (or None)."""
-
-    sock: socket.socket | None = None
-    token: str | None = None
-    allow_reset: bool = False
-    scenario: Scenario | None = None
 
 
 def wrap_link(link: hal.Link) -> hal.FaultInjector:
@@ -54,7 +43,10 @@ def serve_controlled(link: hal.FaultInjector, profile: Profile, options: Control
     host.start()
     try:
         if options.sock is not None:
-            server = ControlServer(controller, options.sock, token=options.token,
+            token = options.token
+            if token is None and options.allow_remote:
+                token = secrets.token_urlsafe(24)
+            server = ControlServer(controller, options.sock, token=token,
                                    scenarios=scenarios).start()
             announce(f"control: {server.url}")
             if server.token and options.token is None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.control.server import ControlServer, bind
+from host_tools.control.address import bind
+from host_tools.control.server import ControlServer
 from tests.host_tools.control.conftest import Controlled, close_controlled, make_controlled, \
     program
 
