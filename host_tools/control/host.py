@@ -40,12 +40,15 @@ class PumpHost:
     """One pump served on ``link`` with a :class:`ControlClock` (see the module documentation).
 
     ``state_path`` is a SQLite file or ":memory:"; ``device_options`` go to :class:`Device`
-    (keys, serial_number, log_frames, reopen...). ``warp`` is the clock's starting warp factor
+    (keys, serial_number, log_frames, reopen...). ``reopen_inner`` (optional) opens the bare
+    link again when its host left (a virtual link): the new link is wrapped in a fault injector
+    carrying on the plan in force. ``warp`` is the clock's starting warp factor
     (also the one a reset returns to).
     """
 
     def __init__(self, profile: Profile, link: hal.Link, *, state_path: str = MEMORY,
                  warp: float = 1.0, keys: Mapping[Any, bytes] | None = None,
+                 reopen_inner: Callable[[], hal.Link] | None = None,
                  **device_options: Any) -> None:
         self.profile = profile
         self.injector: FaultInjector | None = link if isinstance(link, FaultInjector) else None
@@ -54,6 +57,8 @@ class PumpHost:
         self.initial_warp = warp
         self.keys = keys
         self.device_options = device_options
+        if reopen_inner is not None:
+            self.device_options["reopen"] = lambda: self._rewrap(reopen_inner())
         self.lock = threading.RLock()
         self.storage = Storage(state_path)
         self.clock = ControlClock(warp)
@@ -63,6 +68,12 @@ class PumpHost:
         self.power_cycles = 0
         self.resets = 0
         self._listeners: list[Callable[[str], None]] = []
+
+    def _rewrap(self, inner: hal.Link) -> hal.Link:
+        plan = self.injector.plan if self.injector is not None else None
+        self.injector = FaultInjector(inner, plan)
+        self.link = self.injector
+        return self.injector
 
     def _device(self, pump: Pump) -> Device:
         return Device(pump, self.link, self.keys, **self.device_options)
