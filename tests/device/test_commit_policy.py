@@ -1,6 +1,6 @@
 """When the state is written: every logged event and every acknowledged change at once; time
 that passed with nothing logged (a status read on a running pump) with the next change or the
-device's checkpoint, so reads cost no storage write (DESIGN.md invariant 9 still holds)."""
+device's checkpoint, so reads cost no storage write (safety invariant SAF-9 of REQUIREMENTS.md still holds)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Power loss: ``kill -9`` of a ``pumpsim`` process at random moments while it is programmed,
 restarted from the same state file each time. Every acknowledged change must be there, the
-event log intact (gapless, readable) and the volume conserved (DESIGN.md invariants 1 and 9)."""
+event log intact (gapless, readable) and the volume conserved (safety invariants SAF-1 and
+SAF-9 of REQUIREMENTS.md)."""
 from __future__ import annotations
 
 import random

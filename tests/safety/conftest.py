@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from . import profiles, stats
+from host_tools.safety import stats
+
+from . import profiles
 
 _TOTAL: collections.Counter[str] = collections.Counter()
 _START = time.monotonic()

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, seed, settings
 from hypothesis.stateful import get_state_machine_test
 
 from . import profiles
-from .machine import make_machine
+from host_tools.safety.machine import make_machine
 
 PROFILE = profiles.current()
 MACHINES = {"faulty-links": make_machine(faults=True, name="FaultyLinkSafetyMachine"),
@@ -25,5 +25,6 @@ def run_shard(machine: type, shard: int, profile: profiles.Profile = PROFILE) ->
 @pytest.mark.parametrize("shard", range(PROFILE.shards))
 @pytest.mark.parametrize("links", sorted(MACHINES))
 def test_safety_machine(links: str, shard: int) -> None:
-    """Every invariant of DESIGN.md holds after every step of random whole-stack sessions."""
+    """Every safety invariant (REQUIREMENTS.md, SAF-1..) holds after every step of random
+    whole-stack sessions."""
     run_shard(MACHINES[links], shard * 2 + (links == "faulty-links"))

@@ -14,8 +14,8 @@ from firmware_sim.enums import Alarm
 from firmware_sim.pump import Pump
 from protocol.session import PumpSession, Verdict
 
-from .machine import make_machine
-from .oracle import Violation
+from host_tools.safety.machine import make_machine
+from host_tools.safety.oracle import Violation
 
 BUDGET = 60  # examples; the machine stops at the first violation
 

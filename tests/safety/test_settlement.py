@@ -14,7 +14,7 @@ import pytest
 from hal.faults import FaultPlan
 from protocol import FaultKind, Role
 
-from .machine import SafetyMachine, make_machine
+from host_tools.safety.machine import SafetyMachine, make_machine
 
 Machine = make_machine(faults=True, name="SettlementMachine")
 
@@ -78,7 +78,7 @@ def test_a_patient_bolus_at_an_edge_is_judged_against_the_pump_after_a_bridge() 
     so the request was judged against the state from before the move (the bridge long over)."""
     from host_tools.records import Limits as WireLimits
 
-    from .oracle import MINUTE_MS
+    from host_tools.safety.oracle import MINUTE_MS
 
     m = make_machine(faults=False, name="BridgeEdgeMachine")()
     try:

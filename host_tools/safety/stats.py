@@ -1,4 +1,4 @@
-"""Counters of what the safety machine ran (read by the session summary in conftest.py)."""
+"""Counters of what the safety machine ran (read by the session summary of tests/safety/conftest.py)."""
 from __future__ import annotations
 
 import collections

@@ -1,6 +1,6 @@
 """An independent reference of what the pump may have done: the safety suite's oracle.
 
-The oracle is written from DESIGN.md, DEVICE_FACTS.md and the documented command semantics, not
+The oracle is written from REQUIREMENTS.md, PROTOCOL.md and the documented command semantics, not
 from the model's code: it keeps its own copy of the therapy (schedule, boluses, reservoir,
 alarms, patient-bolus history) and integrates delivery with its own arithmetic:
 
@@ -182,7 +182,7 @@ class WeekPlan:
 
 
 def schedule_defect(steps: list[tuple[int, int]], lim: Limits) -> str | None:
-    """Why ``steps`` is not a valid every-day plan, or None when it is (DESIGN/DEVICE_FACTS)."""
+    """Why ``steps`` is not a valid every-day plan, or None when it is (REQUIREMENTS.md)."""
     if not steps:
         return "no steps"
     if len(steps) > lim.max_steps:

@@ -4,12 +4,13 @@ A hypothesis ``RuleBasedStateMachine`` sends random commands in clinician and pa
 (and with wrong keys), injects link faults, raw attacks (replays, forged tags, unauthenticated and
 malformed frames), moves the pump's clock (forward, to the edges of lockouts, boluses and alarm
 thresholds, by months and years) and the wall clock (backwards and forwards with SET_CLOCK),
-refills, stalls the motor and cuts the power. After every step it checks every invariant of
-DESIGN.md against the oracle of :mod:`tests.safety.oracle` (see :meth:`SafetyMachine.check`).
+refills, stalls the motor and cuts the power. After every step it checks every safety invariant
+of REQUIREMENTS.md against the oracle of :mod:`host_tools.safety.oracle` (see
+:meth:`SafetyMachine.check`).
 
 ``make_machine(faults=..., name=...)`` returns a machine class (``only=`` focuses it on a few
 rules, for the planted-bug hunts); the tests run it with hypothesis's state-machine runner.
-Counters of examples, steps, commands, states and alarms go to :mod:`tests.safety.stats`.
+Counters of examples, steps, commands, states and alarms go to :mod:`host_tools.safety.stats`.
 
 One host link serves a whole example; each session sees it through its own fault injector and
 records its frames (for replays). A command's outcome is "ok", "refused" or, when the answer was
@@ -883,7 +884,7 @@ class SafetyMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ the checks
     @invariant()
     def check(self) -> None:
-        """Every DESIGN.md invariant that can be read off the pump now, against the oracle."""
+        """Every safety invariant that can be read off the pump now, against the oracle."""
         stats.count("steps")
         o = self.oracle
         st_, snap, _ = self._read()
