@@ -34,7 +34,9 @@ from hal.urls import split_url
 from firmware_sim import ManualClock, ProfileError, Pump, ScaledClock, Storage, load_profile
 from firmware_sim.device import Device
 from firmware_sim.profile import PROFILE_DIR
+from host_tools.capture_frames import FrameSegmenter
 from protocol import KeyFileError, dump_keys, generate_keys, load_keys
+from protocol.frame import PROTOCOL_VERSION
 
 from host_tools.control.cli import control as control_group
 
@@ -69,6 +71,8 @@ def _check_url(url: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="intrapump", prog_name="pumpsim",
+                      message="%(prog)s (intrapump) %(version)s, protocol version " + str(PROTOCOL_VERSION))
 def cli() -> None:
     """Run and provision virtual intrapump pumps."""
 
@@ -199,6 +203,8 @@ def _open(url: str, baud: int | None, faults: str | None, capture: str | None) -
     _check_url(url)
     options: dict[str, Any] = {} if baud is None else {"baud": baud}
     try:
+        if capture is not None:  # one packet per frame (see host_tools.capture_frames)
+            options["capture_segmenter"] = FrameSegmenter
         return hal.open(url, end="pump", faults=faults, capture=capture, **options)
     except hal.LinkError as exc:
         raise UsageProblem(f"--url: {exc}") from None
