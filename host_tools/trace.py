@@ -98,6 +98,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         stats.TOTAL.update(stats.snapshot())
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:  # pragma: no cover - xdist controller
     from host_tools.safety import stats
     stats.TOTAL.update(getattr(node, "workeroutput", {}).get(_WORKER_KEY, {}))
