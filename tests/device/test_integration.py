@@ -11,6 +11,11 @@ from protocol import MessageType as MT
 from .conftest import snapshot
 from .host import RawHost, nak, ok, program
 
+import pytest
+
+pytestmark = pytest.mark.requirement(
+    "PRO-5", "PRO-4", "ALM-7", "PRO-7", "PER-2", "ALM-5", "SAF-6", "PRO-8")
+
 DAY_MS = 86_400_000
 
 

@@ -18,6 +18,9 @@ from protocol import MessageType as MT
 from .conftest import snapshot
 from .host import RawHost, nak, ok, program
 
+pytestmark = pytest.mark.requirement(
+    "SEC-2", "SEC-3", "SEC-4", "SEC-5", "SEC-6", "SAF-7", "PRO-3", "PRO-8")
+
 SET_CLOCK = {"wall_ms": 123_456_789}
 
 

@@ -23,6 +23,8 @@ from protocol import session as s
 from protocol.frame import FRAME, FrameBody, HEADER_BYTES
 from tests.vectors.fixture_session import HOST_NONCE, PUMP_NONCE, SESSION_ID, vector_session
 
+pytestmark = pytest.mark.requirement("PRO-6")
+
 DOC_PATH = pathlib.Path(__file__).resolve().parents[2] / "PROTOCOL.md"
 RECORDS = {"ScheduleStep": m.ScheduleStep, "AlarmEntry": m.AlarmEntry, "LogEntry": m.LogEntry}
 ARRAYS = {"steps": ("ScheduleStep", m.MAX_STEPS), "alarms": ("AlarmEntry", m.MAX_ALARMS),
