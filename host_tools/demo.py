@@ -4,7 +4,9 @@
 warp, reads the tty path it prints, and drives it with ``pumpctl`` commands, exactly as a person
 would in a terminal: read the status, set the clock, program the drug and the time-of-day schedule
 of ``host_tools/examples/morphine_day.yaml``, fill the reservoir, set the patient-bolus limits,
-start therapy, give a patient bolus and ask for a second one at once (denied: lockout), let a
+start therapy, give a patient bolus and ask for a second one 15 minutes of pump time later
+(denied: lockout; the pump's clock is paused and moved through the control API for the two
+requests), let a
 warped day pass, then print status and log and write the plot to ``demo-out/``. Last, the
 control API (``pumpsim serve --control``) changes the pump's world from outside while the
 programmer watches: ``pumpsim control`` jumps the clock six hours and stalls the motor, and
@@ -121,8 +123,13 @@ class Demo:
         section("4. start therapy")
         self.ctl("start")
         section("5. patient bolus (granted), then an immediate second one (denied: lockout)")
+        # the pump's clock is held still for the two requests (at this warp a slow machine
+        # could let the whole lockout pass between them) and moved past the bolus's 10 minutes
+        self.api("pause_clock")
         first = self.ctl("ptm", "--json", json_out=True)
+        self.api("advance_clock", 15 * 60_000)
         second = self.ctl("ptm", "--json", json_out=True)
+        self.api("resume_clock")
         if not first.get("granted"):
             raise DemoFailed(f"the first patient bolus was denied: {first.get('denial_reason')}")
         if second.get("granted") or second.get("denial_reason") != "LOCKOUT":
@@ -146,6 +153,16 @@ class Demo:
         if png.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
             raise DemoFailed(f"{png} is not a PNG")
         self.control_steps()
+
+    def api(self, method: str, *args: int) -> None:
+        """Call ``ControlClient.method(*args)`` on the control API (from Python); echoed."""
+        from host_tools.control.client import ControlClient, ControlRefused
+        with ControlClient(self.control) as client:
+            try:
+                result = getattr(client, method)(*args)
+            except ControlRefused as exc:
+                raise DemoFailed(f"the control API refused {method}: {exc.message}") from None
+        print(f">>> control.{method}({', '.join(map(str, args))}) -> {result}", flush=True)
 
     def sim_control(self, *args: str) -> dict:
         """Run ``pumpsim control --url CONTROL args`` (JSON out); fail unless it exits 0."""
