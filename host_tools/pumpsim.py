@@ -8,6 +8,7 @@
     pumpsim serve --url pty --scenario host_tools/control/scenarios/motor_stall_refill.yaml
     pumpsim control --url http://127.0.0.1:PORT/ faults list
     pumpsim profiles
+    pumpsim accuracy --profile ip20 --rate 1000000 --fault over_infusion:permille=145 --out acc
 
 ``serve`` prints one line ``device: <URL a host opens>`` on stdout (flushed) before anything
 else, then logs to stderr; with ``--control`` the next line is
@@ -33,7 +34,9 @@ from hal.urls import split_url
 from firmware_sim import ManualClock, ProfileError, Pump, ScaledClock, Storage, load_profile
 from firmware_sim.device import Device
 from firmware_sim.profile import PROFILE_DIR
+from host_tools.capture_frames import FrameSegmenter
 from protocol import KeyFileError, dump_keys, generate_keys, load_keys
+from protocol.frame import PROTOCOL_VERSION
 
 from host_tools.control.cli import control as control_group
 
@@ -68,6 +71,8 @@ def _check_url(url: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="intrapump", prog_name="pumpsim",
+                      message="%(prog)s (intrapump) %(version)s, protocol version " + str(PROTOCOL_VERSION))
 def cli() -> None:
     """Run and provision virtual intrapump pumps."""
 
@@ -198,6 +203,8 @@ def _open(url: str, baud: int | None, faults: str | None, capture: str | None) -
     _check_url(url)
     options: dict[str, Any] = {} if baud is None else {"baud": baud}
     try:
+        if capture is not None:  # one packet per frame (see host_tools.capture_frames)
+            options["capture_segmenter"] = FrameSegmenter
         return hal.open(url, end="pump", faults=faults, capture=capture, **options)
     except hal.LinkError as exc:
         raise UsageProblem(f"--url: {exc}") from None
@@ -315,6 +322,61 @@ def profiles() -> None:
         click.echo(f"{path.stem}: reservoir {p.reservoir_capacity_nl / 1e6:g} mL, rate "
                    f"{p.min_rate_nl_per_day}..{p.max_rate_nl_per_day} nL/day, "
                    f"drugs {', '.join(sorted(p.drugs))}")
+
+
+def _parse_fault(text: str) -> tuple[str, dict[str, int]]:
+    """``name`` or ``name:param=value,param=value`` (integers) -> (name, parameters)."""
+    name, _, rest = text.partition(":")
+    params: dict[str, int] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        try:
+            params[key.strip()] = int(value.replace("_", ""))
+        except ValueError:
+            eq = ""
+        if not eq:
+            raise UsageProblem(f"--fault {text}: expected NAME or NAME:PARAM=INTEGER,...")
+    return name.strip(), params
+
+
+@cli.command()
+@click.option("--profile", "profile_name", default="ip20", show_default=True,
+              help="device profile (name or TOML path)")
+@click.option("--rate", "rate_nl_per_day", type=int, default=1_000_000, show_default=True,
+              help="programmed rate, nL/day")
+@click.option("--fault", "faults", multiple=True, metavar="NAME[:PARAM=N,...]",
+              help="a model fault active during the test (repeatable), e.g. "
+                   "over_infusion:permille=145 or occlusion:blocked_percent=50")
+@click.option("--ideal", is_flag=True, help="switch the mechanism's error model off")
+@click.option("--out", "out", default="accuracy", show_default=True,
+              help="output path without extension: writes OUT.png and OUT.json")
+def accuracy(profile_name: str, rate_nl_per_day: int, faults: tuple[str, ...], ideal: bool,
+             out: str) -> None:
+    """IEC 60601-2-24 accuracy test of the emulated mechanism: start-up graph and trumpet curve
+    (PNG), windows with their max/min error and the mean error (JSON), and a table."""
+    from rich.console import Console
+
+    from firmware_sim.errors import Rejected
+    from host_tools import accuracy as acc
+
+    try:
+        prof = load_profile(profile_name)
+    except ProfileError as exc:
+        raise UsageProblem(str(exc)) from None
+    wanted = dict(_parse_fault(f) for f in faults)
+    try:
+        report = acc.run_accuracy(prof, rate_nl_per_day, wanted, ideal=ideal)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    except Rejected as exc:
+        raise UsageProblem(f"--fault: {exc.code.value} ({exc.field}): {exc.reason}") from None
+    try:
+        png = acc.write_png(report, f"{out}.png")
+        js = acc.write_json(report, f"{out}.json")
+    except OSError as exc:
+        raise UsageProblem(f"--out: cannot write {out}: {exc}") from None
+    Console().print(acc.rich_table(report))
+    click.echo(f"wrote {png} and {js}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -197,7 +197,7 @@ def pump_client(pump_url: str, pump_keys: Any,
 @pytest.fixture
 def patient_client(pump_url: str, pump_keys: Any,
                    pump_client_options: dict[str, Any]) -> Iterator["PumpClient"]:
-    """A connected patient PumpClient (use it instead of, not with, pump_client: a pump link
-    serves one host at a time)."""
+    """A connected patient PumpClient; usable together with pump_client on the virtual pump
+    (each host has its own session, as a clinician programmer and a patient controller)."""
     with _client(pump_url, "patient", pump_keys, pump_client_options) as client:
         yield client
