@@ -19,9 +19,11 @@ import click
 
 from host_tools.errors import (AuthenticationFailed, ConnectionFailed, ProtocolViolation,
                                PumpError, Refused, ResponseTimeout)
-from host_tools.pumpctl import logs, refill, therapy, tools
+from host_tools.pumpctl import bench, logs, refill, therapy, tools
 from host_tools.pumpctl.common import (EXIT_AUTH, EXIT_CONNECTION, EXIT_FILE, EXIT_OTHER,
                                        EXIT_REFUSED, EXIT_USAGE, Connection, err_console)
+from host_tools.pumpctl.lineopts import connection_line, line_options
+from protocol.frame import PROTOCOL_VERSION
 from host_tools.schedule_file import ScheduleFileError
 from protocol.enums import Role
 from protocol.keys import KeyFileError
@@ -35,23 +37,37 @@ log = logging.getLogger("pumpctl")
               help="Session role (default: clinician; patient for ptm).")
 @click.option("--key", "key_hex", metavar="HEX", help="Role key as hex (default: the development key).")
 @click.option("--keys", "keys_file", type=click.Path(dir_okay=False), help="Key file (intrapump-keys/1 JSON).")
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=0.5, show_default=True,
-              help="Seconds to wait for each answer before retransmitting.")
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=None,
+              help="Seconds to wait for each answer before retransmitting "
+                   "(default: from the line speed, 0.5 s + the largest exchange's time on the line).")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retransmissions of an unanswered request.")
+@click.option("--capture", "capture_path", type=click.Path(dir_okay=False), default=None,
+              help="Record the link to a pcapng file, one packet per frame (Wireshark: pumpctl wireshark).")
+@line_options
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for frames).")
+@click.version_option(package_name="intrapump", prog_name="pumpctl",
+                      message="%(prog)s (intrapump) %(version)s, protocol version " + str(PROTOCOL_VERSION))
 @click.pass_context
 def cli(ctx: click.Context, url: str | None, role: str | None, key_hex: str | None,
-        keys_file: str | None, timeout: float, retries: int, verbose: int) -> None:
+        keys_file: str | None, timeout: float | None, retries: int, capture_path: str | None,
+        verbose: int, **line: object) -> None:
     """Program and read an intrapump pump (virtual or real)."""
     if key_hex is not None and keys_file is not None:
         raise click.UsageError("give --key or --keys, not both")
     level = logging.ERROR if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = Connection(url, Role[role.upper()] if role else None, key_hex, keys_file, timeout, retries)
+    url, settings = connection_line(url, line)
+    conn = Connection(url, Role[role.upper()] if role else None, key_hex, keys_file, timeout, retries,
+                      settings, capture_path)
+    if url:
+        log.info("link %s: %s; response timeout %.3g s%s", url, settings.describe(url),
+                 conn.response_timeout_s(), "" if timeout is None else " (--timeout)")
+    ctx.obj = conn
 
 
-for _command in [*therapy.COMMANDS, refill.refill, logs.log_cmd, logs.plot, *tools.COMMANDS]:
+for _command in [*therapy.COMMANDS, refill.refill, logs.log_cmd, logs.plot, *tools.COMMANDS,
+                 *bench.COMMANDS]:
     cli.add_command(_command)
 
 

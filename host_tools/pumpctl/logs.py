@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import sys
+import time
 from pathlib import Path
 
 import click
@@ -12,8 +14,8 @@ from rich.table import Table
 
 from host_tools.client import PumpClient
 from host_tools.history import KIND_STATE, compile_plans, delivery_history, find_index_at
-from host_tools.pumpctl.common import (Connection, console, err_console, json_option, pass_conn,
-                                       print_json)
+from host_tools.pumpctl.common import (Connection, console, emit_json_line, err_console,
+                                       json_option, pass_conn, print_json)
 from host_tools.records import LogEntry
 from host_tools.units import QuantityError, ml, parse_duration_ms, parse_wall, wall_text
 from protocol.enums import EventKind, Weekday
@@ -59,12 +61,22 @@ def _since(text: str | None, now_ms: int) -> int | None:
               show_default=True, help="Output format.")
 @click.option("--since", help="Only entries from this time: ISO 8601 (UTC), or '-6h' before the pump's now.")
 @click.option("--last", type=click.IntRange(min=1), help="Only the last N entries.")
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep reading: print new entries as the pump logs them (JSON lines with --json).")
+@click.option("--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+              help="With --follow: seconds between reads of the log's end.")
+@click.option("--duration", type=float, default=None, help="With --follow: stop after this many seconds.")
 @json_option
 @pass_conn
-def log_cmd(conn: Connection, fmt: str, since: str | None, last: int | None, as_json: bool) -> None:
-    """Export the pump's event log (pages download with a progress bar)."""
+def log_cmd(conn: Connection, fmt: str, since: str | None, last: int | None, follow: bool,
+            poll: float, duration: float | None, as_json: bool) -> None:
+    """Export the pump's event log (pages download with a progress bar); --follow keeps
+    printing new entries as they are logged."""
     if as_json:
         fmt = "json"
+    if follow:
+        follow_log(conn, fmt, since, last, poll, duration)
+        return
     with conn.client() as client:
         st = client.status()
         offset = st.wall_offset_ms
@@ -78,8 +90,7 @@ def log_cmd(conn: Connection, fmt: str, since: str | None, last: int | None, as_
         entries = download(client, start, None, show_progress=fmt == "table" or err_console.is_terminal)
     if fmt == "json":
         print_json({"total_count": total, "wall_offset_ms": offset, "entries": [
-            {**e.to_json(), "kind_name": kind_name(e.kind), "wall": wall_text(e.time_ms + offset)}
-            for e in entries]})
+            _entry_doc(e, offset) for e in entries]})
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -95,6 +106,46 @@ def log_cmd(conn: Connection, fmt: str, since: str | None, last: int | None, as_
         for e in entries:
             table.add_row(str(e.index), wall_text(e.time_ms + offset), kind_name(e.kind), e.detail)
         console.print(table)
+
+
+def _entry_doc(e: LogEntry, offset: int) -> dict:
+    return {**e.to_json(), "kind_name": kind_name(e.kind), "wall": wall_text(e.time_ms + offset)}
+
+
+def follow_log(conn: Connection, fmt: str, since: str | None, last: int | None, poll: float,
+               duration: float | None) -> None:
+    """Print the log from --since/--last (default: only new entries), then every new entry as it
+    is logged, one line each (a JSON object per line with --json), until Ctrl-C or --duration."""
+    deadline = None if duration is None else time.monotonic() + duration
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    if fmt == "csv":
+        writer.writerow(["index", "time_ms", "wall", "kind", "kind_name", "detail"])
+    with conn.client() as client:
+        st = client.status()
+        offset = st.wall_offset_ms
+        since_wall = _since(since, st.wall_ms)
+        total = client.read_log(0, 1).total_count
+        start = total if since_wall is None else first_index_since(client, since_wall - offset)[0]
+        if last is not None:
+            start = min(start, max(0, total - last))
+        try:
+            while True:
+                for e in client.iter_log(start):
+                    if fmt == "json":
+                        emit_json_line(_entry_doc(e, offset))
+                    elif fmt == "csv":
+                        writer.writerow([e.index, e.time_ms, wall_text(e.time_ms + offset), e.kind,
+                                         kind_name(e.kind), e.detail])
+                        sys.stdout.flush()
+                    else:
+                        click.echo(f"{e.index:>6} {wall_text(e.time_ms + offset)} "
+                                   f"{kind_name(e.kind):<22} {e.detail}")
+                    start = e.index + 1
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+        except KeyboardInterrupt:
+            return
 
 
 def read_plans(client: PumpClient) -> list:

@@ -14,6 +14,8 @@ from firmware_sim import (Alarm, Pump, Rejected, Schedule, Storage, TherapyState
 
 from .helpers import DAY_MS, HOUR_MS, MINUTE_MS, ML, events_of, ready_pump
 
+pytestmark = pytest.mark.requirement("PER-1", "PER-2", "PER-3", "SAF-9")
+
 S = TherapyState
 
 
