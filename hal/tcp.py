@@ -44,6 +44,8 @@ from hal.urls import split_url
 _log = logging.getLogger(__name__)
 
 
+NOTE_WINDOW_S = 10.0
+NOTES_PER_WINDOW = 20
 BUSY_LINE = b"intrapump: busy, another host is connected\r\n"
 LOOPBACK = "127.0.0.1"
 
@@ -66,6 +68,8 @@ class TcpListenLink(Link):
         self._last_rx = time.monotonic()
         self._refusals_unlogged = 0
         self._next_refusal_log = 0.0
+        self._note_window = 0.0
+        self._notes = self._notes_hidden = 0
         listener.setblocking(False)
         self._listener = listener
         self.bound_address: tuple[str, int] = listener.getsockname()[:2]
@@ -104,7 +108,7 @@ class TcpListenLink(Link):
             self._client = conn
         self._last_rx = time.monotonic()
         self.connections += 1
-        _log.info("%s: client %s:%s connected", self._name, peer[0], peer[1])
+        self._note(f"{self._name}: client {peer[0]}:{peer[1]} connected")
 
     def _gone_or_idle(self, conn: socket.socket) -> bool:
         """True if the current client has hung up, or sent nothing for ``yield_after``."""
@@ -141,7 +145,23 @@ class TcpListenLink(Link):
             conn.close()
         except OSError:
             pass
-        _log.info("%s: client gone (%s); waiting for the next one", self._name, why)
+        self._note(f"{self._name}: client gone ({why}); waiting for the next one")
+
+    def _note(self, text: str) -> None:
+        """Log a connection change; at most NOTES_PER_WINDOW lines per NOTE_WINDOW_S, the
+        rest counted and reported with the next line written (a connect flood cannot flood
+        the log)."""
+        now = time.monotonic()
+        if now - self._note_window >= NOTE_WINDOW_S:
+            self._note_window, self._notes = now, 0
+        if self._notes >= NOTES_PER_WINDOW:
+            self._notes_hidden += 1
+            return
+        self._notes += 1
+        if self._notes_hidden:
+            text += f" ({self._notes_hidden} earlier connection changes not logged)"
+            self._notes_hidden = 0
+        _log.info("%s", text)
 
     def _read_hook(self, n: int, timeout: float | None) -> bytes:
         deadline = None if timeout is None else time.monotonic() + timeout
