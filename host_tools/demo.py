@@ -5,7 +5,8 @@ warp, reads the tty path it prints, and drives it with ``pumpctl`` commands, exa
 would in a terminal: read the status, set the clock, program the drug and the time-of-day schedule
 of ``host_tools/examples/morphine_day.yaml``, fill the reservoir, set the patient-bolus limits,
 start therapy, give a patient bolus and ask for a second one at once (denied: lockout), let a
-warped day pass, then print status and log and write the plot to ``demo-out/``. It stops the
+warped day pass, then print status and log and write the plot to ``demo-out/`` in the current
+directory (``--out`` to choose; never inside the installed package). It stops the
 simulator with SIGTERM, checks that it exited cleanly, and exits 0 only if every step did what it
 should. Nothing is left running, whatever happens.
 """
@@ -22,7 +23,6 @@ from pathlib import Path
 
 from host_tools.simprocess import PumpsimProcess, PumpsimStartError, pumpsim_command
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = Path(__file__).resolve().parent / "examples" / "morphine_day.yaml"
 WARP = 14_400  # simulated seconds per real second: one pump day in 6 s
 LOCKOUT = "8h"  # 2 s of real time at this warp: the second request comes well inside it
@@ -60,7 +60,7 @@ class Demo:
         """Run ``pumpctl --url DEVICE args``; fail unless it exits with ``expect``."""
         cmd = [*self.pumpctl, "--url", self.device, *args]
         print(f"$ pumpctl {' '.join(args)}", flush=True)
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         if not json_out and done.stdout:
             print(done.stdout.rstrip(), flush=True)
         if done.stderr.strip():
@@ -143,7 +143,8 @@ class Demo:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; 0 on success, 1 if a step failed."""
     parser = argparse.ArgumentParser(prog="python -m host_tools.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "demo-out", help="where the plot goes")
+    parser.add_argument("--out", type=Path, default=Path("demo-out"),
+                        help="where the plot goes (default: demo-out in the current directory)")
     parser.add_argument("--warp", type=int, default=WARP, help="pumpsim time warp")
     args = parser.parse_args(argv)
     state_dir = Path(tempfile.mkdtemp(prefix="intrapump-demo-"))
