@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test safety fuzz bench lint-imports clean
+.PHONY: demo test safety fuzz bench lint-imports clean trace
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "intrapump needs Python 3.11 or newer")'
@@ -25,6 +25,13 @@ demo: $(STAMP)
 safety: $(STAMP)
 	INTRAPUMP_SAFETY=deep $(PY) -m pytest -q -n auto -p no:cacheprovider tests/safety
 
+# every requirement of REQUIREMENTS.md -> its tests: reports/trace.json, trace.html, junit.xml;
+# fails when a requirement has no passing test
+trace: $(STAMP)
+	mkdir -p reports
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider --trace-dir reports \
+		--junitxml reports/junit.xml -o junit_family=xunit1
+
 fuzz: $(STAMP)
 	$(PY) benchmarks/fuzz.py
 
@@ -36,4 +43,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/fuzz.py --frames 100000
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo-out
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo-out reports

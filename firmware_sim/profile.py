@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ProfileError
+from .mechanism import MechanismSpec, MechanismSpecError, parse_mechanism
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Profile:
     patient_max_lockout_ms: int
     patient_max_per_24h: int
     drugs: Mapping[str, DrugEntry]
+    mechanism: MechanismSpec = MechanismSpec()
 
     def drug(self, name: str) -> DrugEntry | None:
         """The library entry for ``name`` (case-insensitive), or None."""
@@ -68,8 +70,10 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly copy (used to persist the profile with the pump state)."""
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "drugs"}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__
+             if k not in ("drugs", "mechanism")}
         d["drugs"] = {n: vars(e).copy() for n, e in self.drugs.items()}
+        d["mechanism"] = self.mechanism.to_dict()
         return d
 
     @classmethod
@@ -77,6 +81,7 @@ class Profile:
         """Inverse of :meth:`to_dict`."""
         kw = dict(d)
         kw["drugs"] = {n: DrugEntry(**e) for n, e in d["drugs"].items()}
+        kw["mechanism"] = parse_mechanism(d.get("mechanism"))  # absent in older saved states
         return cls(**kw)
 
 
@@ -165,7 +170,16 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
         patient_max_lockout_ms=_int(pb, "max_lockout_ms", "patient_bolus", pmin_l),
         patient_max_per_24h=_int(pb, "max_per_24h", "patient_bolus", 1),
         drugs=drugs,
+        mechanism=_mechanism(doc),
     )
+
+
+def _mechanism(doc: Mapping[str, Any]) -> MechanismSpec:
+    """The optional ``[mechanism]`` table (defaults: an ideal motor-driven mechanism)."""
+    try:
+        return parse_mechanism(doc.get("mechanism"))
+    except MechanismSpecError as e:
+        raise ProfileError(str(e)) from None
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -168,8 +168,8 @@ class CompiledSchedule:
         nxt = starts[i + 1] if i + 1 < len(starts) else DAY_MS
         return i, self._rates[wd][i], day * DAY_MS + nxt
 
-    def _cumulative(self, wall: int) -> int:
-        """Integral of the rate over wall [0, wall) in nL/day x ms."""
+    def cumulative_x_day_ms(self, wall: int) -> int:
+        """Integral of the rate over wall [0, wall) in nL/day x ms (``wall`` >= 0)."""
         weeks, x = divmod(wall, WEEK_MS)
         i = bisect_right(self._wtimes, x) - 1
         return weeks * self._week_total + self._wcum[i] + self._wrates[i] * (x - self._wtimes[i])
@@ -178,7 +178,7 @@ class CompiledSchedule:
         """Integral of the rate over wall [a, b) in nL/day x ms (0 when b <= a)."""
         if wall_b <= wall_a:
             return 0
-        return self._cumulative(wall_b) - self._cumulative(wall_a)
+        return self.cumulative_x_day_ms(wall_b) - self.cumulative_x_day_ms(wall_a)
 
     def boundaries(self, wall_a: int, wall_b: int) -> list[int]:
         """Wall times of the step boundaries (midnight included) in (a, b]."""

@@ -18,6 +18,12 @@ Fixtures for testing programmer software against a pump, virtual by default::
   the option points at another pump.
 * ``pump_factory`` -- ``pump_factory(**options)`` starts further virtual pumps (same options as
   :func:`firmware_sim.device.start_virtual_pump`); all are closed after the test.
+* ``pump_control`` -- a :class:`~host_tools.control.client.ControlClient` to the pump's
+  control API (faults, clock, power cycle, reset). With ``--pump-control URL`` (beside
+  ``--pump-url``) it drives that remote ``pumpsim serve --control ... --allow-reset``, and the
+  plugin resets the remote pump before every test that uses ``pump_url``, ``pump_client`` or
+  ``pump_control``, so tests no longer share its state (token: ``$PUMPSIM_CONTROL_TOKEN``).
+  Without it a controlled virtual pump is started for the test, and ``pump_url`` points at it.
 * Overridable option fixtures (the way pytest-embedded does it): ``pump_profile`` ("ip20"),
   ``pump_keys`` (None = the public development keys), ``pump_faults`` (None), and
   ``pump_client_options`` (``{"timeout_s": 2.0, "retries": 3}``).
@@ -36,6 +42,8 @@ import pytest
 if TYPE_CHECKING:  # imported lazily: pytest loads this plugin in every session
     from firmware_sim.device import VirtualPump
     from host_tools.client import PumpClient
+    from host_tools.control.client import ControlClient
+    from host_tools.control.local import LocalControlledPump
 
 MARKER = "intrapump"
 STRATEGIES = ("drugs", "fault_plans", "frames", "invalid_steps", "message_fields",
@@ -56,6 +64,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pump-url", action="store", default=None, metavar="URL",
                     help="run pump_client tests against this pump (pty path, tcp://HOST:PORT, "
                          "serial port...) instead of a fresh virtual pump per test")
+    group.addoption("--pump-control", action="store", default=None, metavar="URL",
+                    help="control URL of the --pump-url pump (pumpsim serve --control ... "
+                         "--allow-reset): it is reset before each test that uses it")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -122,11 +133,48 @@ def virtual_pump(request: pytest.FixtureRequest,
 
 @pytest.fixture
 def pump_url(request: pytest.FixtureRequest) -> str:
-    """URL of the pump under test: --pump-url, else a fresh virtual pump's URL."""
+    """URL of the pump under test: --pump-url (reset first when --pump-control is given),
+    else the controlled virtual pump of ``pump_control`` when the test uses it, else a fresh
+    virtual pump's URL."""
     url = request.config.getoption("--pump-url")
     if url:
+        if request.config.getoption("--pump-control"):
+            request.getfixturevalue("pump_control")  # resets the remote pump
         return url
+    if "pump_control" in request.fixturenames:
+        return request.getfixturevalue("_local_controlled_pump").url
     return request.getfixturevalue("virtual_pump").url
+
+
+@pytest.fixture
+def _local_controlled_pump(pump_profile: str) -> Iterator["LocalControlledPump"]:
+    """A controlled virtual pump with its control server, for this test."""
+    from host_tools.control.local import LocalControlledPump
+    with LocalControlledPump(pump_profile) as pump:
+        yield pump
+
+
+@pytest.fixture
+def pump_control(request: pytest.FixtureRequest) -> Iterator["ControlClient"]:
+    """A ControlClient to the pump under test: --pump-control's (reset now, before the
+    test), else a controlled virtual pump's (the one ``pump_url`` then points at)."""
+    import os
+
+    from host_tools.control.client import ControlClient, ControlRefused
+    url = request.config.getoption("--pump-control")
+    if url:
+        if not request.config.getoption("--pump-url"):
+            raise pytest.UsageError("--pump-control goes with --pump-url (the same pump)")
+        client = ControlClient(url, token=os.environ.get("PUMPSIM_CONTROL_TOKEN"))
+        try:
+            client.reset()
+        except ControlRefused as exc:
+            client.close()
+            pytest.fail(f"cannot reset the pump under test through {url}: {exc.message}")
+    else:
+        client = ControlClient(request.getfixturevalue("_local_controlled_pump").control)
+    with client:
+        yield client
 
 
 def _client(url: str, role: str, keys: Any, options: dict[str, Any]) -> "PumpClient":

@@ -17,6 +17,8 @@ from protocol import MessageType as MT
 from .host import RawHost, nak, ok, program
 from .proc import PumpsimProcess, TcpBytes, serial_reader
 
+pytestmark = pytest.mark.requirement("PER-2", "PER-3", "SEC-1")
+
 
 def test_serve_on_pty_resumes_from_state_file(tmp_path: Path) -> None:
     db = tmp_path / "pump.db"

@@ -12,6 +12,8 @@ from protocol import (DEVELOPMENT_KEYS, AuthLimiter, FrameKind, HostSession, Key
                       Verdict, dump_keys, encode_frame, generate_keys, is_allowed, load_keys,
                       parse_frame)
 
+pytestmark = pytest.mark.requirement("SEC-2", "SEC-3", "SEC-4", "SEC-5", "SEC-6", "PRO-4")
+
 MT = MessageType
 CLOCK = {"wall_ms": 42}
 CLOCK_RESPONSE = {"time_ms": 7, "wall_ms": 42}

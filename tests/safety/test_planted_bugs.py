@@ -17,6 +17,8 @@ from protocol.session import PumpSession, Verdict
 from host_tools.safety.machine import make_machine
 from host_tools.safety.oracle import Violation
 
+pytestmark = pytest.mark.requirement("LIM-4", "SAF-5", "SAF-6", "SAF-7", "SAF-8")
+
 BUDGET = 60  # examples; the machine stops at the first violation
 
 

@@ -1,0 +1,117 @@
+"""Bolus commands: clinician, priming and patient-requested boluses."""
+from __future__ import annotations
+
+import logging
+
+from ..enums import BolusKind, DenialReason, RejectCode
+from ..profile import DAY_MS
+from ..status import PatientBolusResult
+from .core import PumpCore, S
+
+log = logging.getLogger(__name__)
+
+
+class BolusMixin(PumpCore):
+    """Starting, checking and cancelling boluses."""
+
+    def _check_bolus_common(self, volume_nl: int, duration_ms: int, dmin: int, dmax: int) -> None:
+        if not isinstance(duration_ms, int) or not dmin <= duration_ms <= dmax:
+            raise self._reject(RejectCode.DURATION_OUT_OF_RANGE, "duration_ms",
+                               f"{duration_ms!r} outside [{dmin}, {dmax}] ms")
+        if volume_nl < 1:
+            raise self._reject(RejectCode.VOLUME_OUT_OF_RANGE, "volume_nl", "volume below 1 nL")
+        if volume_nl > self.reservoir_nl:
+            raise self._reject(RejectCode.INSUFFICIENT_RESERVOIR, "volume_nl",
+                               f"{volume_nl} nL requested, {self.reservoir_nl} nL in the reservoir")
+        if not self._bolus_fits_limit(volume_nl):
+            raise self._reject(RejectCode.HARD_DAILY_LIMIT, "volume_nl",
+                               "the bolus would exceed the drug's hard daily limit over 24 h")
+
+    def start_clinician_bolus(self, duration_ms: int, volume_nl: int | None = None,
+                              dose_ug: int | None = None) -> None:
+        """Give ``volume_nl`` (or ``dose_ug`` at the current concentration, floor to nL) over
+        ``duration_ms`` on top of the running schedule. From STOPPED it is a single bolus, after
+        which the pump is STOPPED again; from INFUSING it returns to INFUSING.
+
+        Rejections: BOLUS_ACTIVE, INVALID_STATE, NO_PROGRAM, INVALID_ARGUMENT (not exactly one of
+        volume/dose), DURATION_OUT_OF_RANGE, VOLUME_OUT_OF_RANGE, DOSE_OUT_OF_RANGE,
+        INSUFFICIENT_RESERVOIR, HARD_DAILY_LIMIT."""
+        self._require_state("begin_bolus", "clinician bolus")
+        if self.concentration_ug_per_ml is None:
+            raise self._reject(RejectCode.NO_PROGRAM, "drug_name", "no drug programmed")
+        if (volume_nl is None) == (dose_ug is None):
+            raise self._reject(RejectCode.INVALID_ARGUMENT, "volume_nl",
+                               "give exactly one of volume_nl and dose_ug")
+        if dose_ug is not None:
+            if not isinstance(dose_ug, int) or dose_ug < 1:
+                raise self._reject(RejectCode.DOSE_OUT_OF_RANGE, "dose_ug", f"{dose_ug!r} < 1 ug")
+            volume_nl = self._patient_volume(dose_ug, self.concentration_ug_per_ml)
+        if not isinstance(volume_nl, int):
+            raise self._reject(RejectCode.VOLUME_OUT_OF_RANGE, "volume_nl", "not an integer")
+        p = self.profile
+        self._check_bolus_common(volume_nl, duration_ms, p.clinician_bolus_min_duration_ms,
+                                 p.clinician_bolus_max_duration_ms)
+        self._start_bolus(BolusKind.CLINICIAN, volume_nl, duration_ms)
+        self._commit()
+
+    def start_priming_bolus(self, volume_nl: int | None = None,
+                            duration_ms: int | None = None) -> None:
+        """Fill the catheter and pump tubing (default: the profile's dead volume over its priming
+        duration). Only while STOPPED (after implant, before therapy); returns to STOPPED.
+        Rejections as for a clinician bolus."""
+        if self.state is not S.STOPPED:
+            raise self._reject(RejectCode.INVALID_STATE, "", "priming only while STOPPED")
+        if self.concentration_ug_per_ml is None:
+            raise self._reject(RejectCode.NO_PROGRAM, "drug_name", "no drug programmed")
+        p = self.profile
+        v = p.dead_volume_nl if volume_nl is None else volume_nl
+        d = p.priming_duration_ms if duration_ms is None else duration_ms
+        if not isinstance(v, int):
+            raise self._reject(RejectCode.VOLUME_OUT_OF_RANGE, "volume_nl", "not an integer")
+        self._check_bolus_common(v, d, 1, p.clinician_bolus_max_duration_ms)
+        self._start_bolus(BolusKind.PRIMING, v, d)
+        self._commit()
+
+    def stop_bolus(self) -> None:
+        """Cancel the bolus in progress (back to INFUSING or STOPPED). Rejection: NO_BOLUS."""
+        if self.bolus is None:
+            raise self._reject(RejectCode.NO_BOLUS, "", "no bolus in progress")
+        self._finish_bolus("CANCELLED")
+        self._commit()
+
+    def request_patient_bolus(self) -> PatientBolusResult:
+        """A patient asks for a bolus now. Granted, or denied with a :class:`DenialReason`
+        (checked in this order: NOT_CONFIGURED, NOT_INFUSING, BOLUS_ACTIVE, LOCKOUT,
+        DAILY_MAXIMUM, HARD_DAILY_LIMIT). Every request is logged (PATIENT_BOLUS_GRANTED or
+        PATIENT_BOLUS_DENIED with the reason) and committed. Insufficient reservoir is
+        NOT_INFUSING's sibling: the bolus runs until the reservoir empties."""
+        self._prune_history()
+        cfg = self.patient_cfg
+        reason: DenialReason | None = None
+        next_ok: int | None = None
+        vol = self._patient_volume(cfg["dose_ug"], self.concentration_ug_per_ml) if cfg else 0
+        if cfg is None:
+            reason = DenialReason.NOT_CONFIGURED
+        elif self.state is S.BOLUS:
+            reason = DenialReason.BOLUS_ACTIVE
+        elif self.state is not S.INFUSING:
+            reason = DenialReason.NOT_INFUSING
+        elif self.patient_history and self.t_ms < self.patient_history[-1] + cfg["lockout_ms"]:
+            reason = DenialReason.LOCKOUT
+            next_ok = self.patient_history[-1] + cfg["lockout_ms"]
+        elif len(self.patient_history) >= cfg["max_per_24h"]:
+            reason = DenialReason.DAILY_MAXIMUM
+            next_ok = self.patient_history[-cfg["max_per_24h"]] + DAY_MS
+        elif not self._bolus_fits_limit(vol):
+            reason = DenialReason.HARD_DAILY_LIMIT
+        if reason is not None:
+            self._event("PATIENT_BOLUS_DENIED", reason=reason.name, reason_code=int(reason))
+            log.info("patient bolus denied: %s", reason.name)
+            self._commit()
+            return PatientBolusResult(False, reason, 0, next_ok)
+        assert cfg is not None
+        self.patient_history.append(self.t_ms)
+        self._event("PATIENT_BOLUS_GRANTED", dose_ug=cfg["dose_ug"], volume_nl=vol)
+        self._start_bolus(BolusKind.PATIENT, vol, cfg["duration_ms"])
+        self._commit()
+        return PatientBolusResult(True, None, vol, self.t_ms + cfg["lockout_ms"])
