@@ -6,8 +6,8 @@ would in a terminal: read the status, set the clock, program the drug and the ti
 of ``host_tools/examples/morphine_day.yaml``, fill the reservoir, set the patient-bolus limits,
 start therapy, give a patient bolus and ask for a second one 15 minutes of pump time later
 (denied: lockout; the pump's clock is paused and moved through the control API for the two
-requests), let a
-warped day pass, then print status and log and write the plot to ``demo-out/``. Last, the
+requests), let a warped day pass, then print status and log and write the plot to ``demo-out/``
+in the current directory (``--out`` to choose; never inside the installed package). Last, the
 control API (``pumpsim serve --control``) changes the pump's world from outside while the
 programmer watches: ``pumpsim control`` jumps the clock six hours and stalls the motor, and
 ``pumpctl`` reads the FAULT and its alarm. It stops the
@@ -28,7 +28,6 @@ from pathlib import Path
 from host_tools.control.process import ControlledPumpsim
 from host_tools.simprocess import PumpsimStartError, pumpsim_command
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = Path(__file__).resolve().parent / "examples" / "morphine_day.yaml"
 WARP = 14_400  # simulated seconds per real second: one pump day in 6 s
 LOCKOUT = "8h"  # 2 s of real time at this warp: the second request comes well inside it
@@ -67,7 +66,7 @@ class Demo:
         """Run ``pumpctl --url DEVICE args``; fail unless it exits with ``expect``."""
         cmd = [*self.pumpctl, "--url", self.device, *args]
         print(f"$ pumpctl {' '.join(args)}", flush=True)
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         if not json_out and done.stdout:
             print(done.stdout.rstrip(), flush=True)
         if done.stderr.strip():
@@ -168,7 +167,7 @@ class Demo:
         """Run ``pumpsim control --url CONTROL args`` (JSON out); fail unless it exits 0."""
         print(f"$ pumpsim control {' '.join(args)}", flush=True)
         done = subprocess.run([*self.pumpsim, "control", "--url", self.control, *args],
-                              capture_output=True, text=True, timeout=60, cwd=ROOT)
+                              capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise DemoFailed(f"pumpsim control {' '.join(args)} exited {done.returncode}: "
                              f"{done.stderr.strip()}")
@@ -193,7 +192,8 @@ class Demo:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; 0 on success, 1 if a step failed."""
     parser = argparse.ArgumentParser(prog="python -m host_tools.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "demo-out", help="where the plot goes")
+    parser.add_argument("--out", type=Path, default=Path("demo-out"),
+                        help="where the plot goes (default: demo-out in the current directory)")
     parser.add_argument("--warp", type=int, default=WARP, help="pumpsim time warp")
     args = parser.parse_args(argv)
     state_dir = Path(tempfile.mkdtemp(prefix="intrapump-demo-"))

@@ -100,12 +100,16 @@ HOW_TO_FINISH = ("the pump stays in REFILL with delivery stopped; finish the ref
               help="Concentration of the new drug (ug/mL or 10mg/mL; default: unchanged).")
 @click.option("--start/--no-start", "start_after", default=None,
               help="Start therapy after the refill when the pump is stopped (default: ask).")
+@click.option("--yes", "-y", is_flag=True,
+              help="Answer yes to the questions (start therapy afterwards unless --no-start).")
 @json_option
 @pass_conn
 def refill(conn: Connection, withdrawn: int | None, filled: int | None, concentration: int | None,
-           start_after: bool | None, as_json: bool) -> None:
+           start_after: bool | None, yes: bool, as_json: bool) -> None:
     """Guided refill: expected volume, withdrawn (discrepancy check), filled, concentration,
     bridge bolus, new refill-due date."""
+    if yes and start_after is None:
+        start_after = True
     say = (lambda *a, **k: None) if as_json else console.print
     with conn.client() as client:
         profile = pump_profile(client)
