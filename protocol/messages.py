@@ -481,6 +481,11 @@ for _t, _s in REGISTRY.items():
 _EMPTY_FIELDS: dict[str, Any] = {}
 
 
+# Fields a sender may leave out when encoding (the value sent then): INJECT_FAULT's action and
+# value came after its fault field, so {"fault": MOTOR_STALL} still builds the RAISE it meant.
+ENCODE_DEFAULTS: dict[MT, dict[str, Any]] = {MT.INJECT_FAULT: {"action": 0, "value": 0}}
+
+
 def spec(msg_type: int) -> MessageSpec:
     """The MessageSpec of `msg_type`; ProtocolError(UNKNOWN_MESSAGE_TYPE) if unknown."""
     try:
@@ -554,6 +559,9 @@ def encode_payload(msg_type: int, fields: Mapping[str, Any] | None = None) -> by
         return b""
     if fields is None:
         raise ProtocolError(NakCode.INVALID_FIELD, f"{s.msg_type.name}: fields required")
+    defaults = ENCODE_DEFAULTS.get(s.msg_type)
+    if defaults is not None:
+        fields = {**defaults, **fields}
     try:
         codec = FLAT.get(s.msg_type) or ARRAY.get(s.msg_type)
         if codec is not None:

@@ -25,7 +25,7 @@ from firmware_sim.pump import Pump
 from firmware_sim.schedule import Plan, Schedule, Step, weekday_of
 from firmware_sim.status import PatientBolusConfig
 from firmware_sim.storage import Event
-from protocol import FaultKind, NakCode, PROTOCOL_VERSION
+from protocol import FAULT_WIRE, FaultAction, FaultKind, NakCode, PROTOCOL_VERSION
 from protocol import MessageType as MT
 from protocol.messages import MAX_LOG_ENTRIES, MAX_TEXT, REGISTRY
 
@@ -37,6 +37,7 @@ Fields = dict[str, Any]
 Response = tuple[MT, Fields | None]
 NO_STEP = 0xFF
 MAX_WALL_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999
+MEASURE_WITHDRAWN = 0xFFFF_FFFF  # REFILL_WITHDRAWN: the emulator measures the true volume
 
 
 class Refusal(Exception):
@@ -300,9 +301,14 @@ class Dispatcher:
         return MT.ACK, {"request_type": int(MT.REFILL_BEGIN)}
 
     def refill_withdrawn(self, f: Fields) -> Response:
-        """Report the volume withdrawn (nL); may raise REFILL_DISCREPANCY."""
-        self.pump.refill_withdrawn(f["withdrawn_nl"])
+        """Report the volume withdrawn (nL); may raise REFILL_DISCREPANCY. MEASURE_WITHDRAWN:
+        the emulator measures the true volume in the reservoir (what a syringe draws)."""
+        self.pump.refill_withdrawn(self._withdrawn(f["withdrawn_nl"]))
         return MT.ACK, {"request_type": int(MT.REFILL_WITHDRAWN)}
+
+    def _withdrawn(self, withdrawn_nl: int) -> int:
+        """The reported withdrawal, or the true reservoir volume for MEASURE_WITHDRAWN."""
+        return self.pump.true_reservoir_nl if withdrawn_nl == MEASURE_WITHDRAWN else withdrawn_nl
 
     def refill_complete(self, f: Fields) -> Response:
         """Report the withdrawal too if REFILL_WITHDRAWN was not sent (its withdrawn_nl is
@@ -310,8 +316,9 @@ class Dispatcher:
         pump = self.pump
         filled, conc = f["filled_nl"], f["concentration_ug_per_ml"]
         if pump.state is TherapyState.REFILL and pump.refill_stage == "begun":
-            pump.validate_refill_complete(filled, conc, withdrawn_nl=f["withdrawn_nl"])
-            pump.refill_withdrawn(f["withdrawn_nl"])
+            withdrawn = self._withdrawn(f["withdrawn_nl"])
+            pump.validate_refill_complete(filled, conc, withdrawn_nl=withdrawn)
+            pump.refill_withdrawn(withdrawn)
         pump.refill_complete(filled, conc)
         w = self._find_last_withdrawal()
         expected = int(w.get("expected_nl", 0))
@@ -363,21 +370,31 @@ class Dispatcher:
         return MT.ACK, {"request_type": int(MT.SET_CLOCK)}
 
     def inject_fault(self, f: Fields) -> Response:
-        """Emulator only: MOTOR_STALL, MEMORY_ERROR, BATTERY_ERI and END_OF_SERVICE (the battery
-        drains at once to that level), CLEAR_MOTOR_STALL (the stall is repaired and acknowledged:
-        FAULT -> STOPPED; INVALID_STATE without a stall)."""
+        """Emulator only: raise or clear one of the model's faults (``Pump.raise_fault`` /
+        ``Pump.clear_fault``, the FaultKind's parameter in ``value``). BATTERY_ERI and
+        END_OF_SERVICE drain the battery at once to that level (they cannot be cleared);
+        CLEAR_MOTOR_STALL is CLEAR of MOTOR_STALL."""
         try:
-            fault = FaultKind(f["fault"])
+            kind = FaultKind(f["fault"])
         except ValueError:
-            raise Refusal(NakCode.INVALID_FIELD, "fault") from None
-        if fault is FaultKind.MOTOR_STALL:
-            self.pump.inject_motor_stall()
-        elif fault is FaultKind.MEMORY_ERROR:
-            self.pump.inject_memory_error("injected over the protocol")
-        elif fault in (FaultKind.BATTERY_ERI, FaultKind.END_OF_SERVICE):
-            self.pump.inject_battery_drain(end_of_service=fault is FaultKind.END_OF_SERVICE)
-        elif fault is FaultKind.CLEAR_MOTOR_STALL:
-            if Alarm.MOTOR_STALL not in self.pump.active_alarms:
-                raise Rejected(RejectCode.INVALID_STATE, "fault", "no motor stall to clear")
-            self.pump.acknowledge_alarm(Alarm.MOTOR_STALL)
+            raise Refusal(NakCode.UNKNOWN_FAULT, "fault") from None
+        try:
+            action = FaultAction(f["action"])
+        except ValueError:
+            raise Refusal(NakCode.INVALID_FIELD, "action") from None
+        if kind is FaultKind.CLEAR_MOTOR_STALL:
+            kind, action = FaultKind.MOTOR_STALL, FaultAction.CLEAR
+        wire = FAULT_WIRE[kind]
+        if kind in (FaultKind.BATTERY_ERI, FaultKind.END_OF_SERVICE):
+            if action is FaultAction.CLEAR:
+                raise Rejected(RejectCode.INVALID_STATE, "action", "a battery does not recharge")
+            self.pump.inject_battery_drain(end_of_service=kind is FaultKind.END_OF_SERVICE)
+        elif action is FaultAction.CLEAR:
+            self.pump.clear_fault(wire.model_name)
+        elif wire.param is None:
+            if f["value"] != 0:
+                raise Refusal(NakCode.FAULT_PARAM_OUT_OF_RANGE, "value")
+            self.pump.raise_fault(wire.model_name)
+        else:
+            self.pump.raise_fault(wire.model_name, **{wire.param: f["value"]})
         return MT.ACK, {"request_type": int(MT.INJECT_FAULT)}

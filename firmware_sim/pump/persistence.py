@@ -18,6 +18,8 @@ from ..statemachine import TherapyMachine
 from ..storage import Storage
 from .core import PERSIST as _PERSIST, NULLABLE as _NULLABLE, PATIENT_KEYS as _PATIENT_KEYS
 from .core import STATE_VERSION, PumpCore, S, is_int as _is_int
+from .fault_state import FaultState
+from .ledger import TruthLedger
 
 
 class PersistenceMixin(PumpCore):
@@ -58,6 +60,7 @@ class PersistenceMixin(PumpCore):
         self.past_epochs: list[list[Any]] = []
         self._epoch_schedule: Schedule | None = None
         self._epoch_compiled: dict[int, tuple[Any, CompiledSchedule]] = {}
+        self.faults = FaultState(p.mechanism)
 
     def _dynamic_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in _PERSIST}
@@ -65,6 +68,7 @@ class PersistenceMixin(PumpCore):
         d["state"] = self.machine.state
         d["alarms"] = self.alarms.to_list()
         d["battery_start_ms"] = self.battery_start_ms
+        d["faults"] = self.faults.to_dict()
         return d
 
     def _to_dict(self) -> dict[str, Any]:
@@ -105,7 +109,20 @@ class PersistenceMixin(PumpCore):
         self.compiled = CompiledSchedule(self._schedule) if self._schedule else None
         self._epoch_schedule = self._schedule
         self._epoch_compiled = {}
+        self.faults = self._restore_faults(d.get("faults"))
         self._check_restored()
+
+    def _restore_faults(self, d: dict[str, Any] | None) -> FaultState:
+        """The stored faults and truth ledger; a state saved before the ledger existed gets
+        one equal to the belief (no mechanism fault was possible then)."""
+        if d is not None:
+            return FaultState.from_dict(self.profile.mechanism, d)
+        fs = FaultState(self.profile.mechanism)
+        fs.ledger = TruthLedger(fs.ledger.spec, self.filled_nl, self.reservoir_nl,
+                                self.delivered_nl, 0, self.withdrawn_nl, self.delivered_nl,
+                                self.t_ms)
+        fs.refresh(self.delivered_nl, self.t_ms)
+        return fs
 
     def _check_restored(self) -> None:
         """Raise ValueError unless the restored state is one the model can reach."""
@@ -118,6 +135,9 @@ class PersistenceMixin(PumpCore):
             raise ValueError("negative counter")
         if self.filled_nl != self.delivered_nl + self.reservoir_nl + self.withdrawn_nl:
             raise ValueError("volumes do not balance")
+        if self.faults.ledger.filled_nl != self.filled_nl \
+                or self.faults.ledger.anchor_commanded_nl > self.delivered_nl:
+            raise ValueError("the truth ledger does not match the pump")
         if not 0 <= self.basal_rem < DAY_MS:
             raise ValueError("basal remainder out of range")
         if not p.low_threshold_min_nl <= self.low_threshold_nl <= p.low_threshold_max_nl:

@@ -186,9 +186,9 @@ def _connect(vp: VirtualPump) -> hal.Link:
 def test_fault_injection(vp: VirtualPump, clinician: RawHost) -> None:
     program(clinician)
     assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 99, "action": 0, "value": 0}))["code"] \
-        == NakCode.INVALID_FIELD
+        == NakCode.UNKNOWN_FAULT
     assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 5, "action": 0, "value": 0}))["code"] \
-        == NakCode.INVALID_STATE
+        == NakCode.FAULT_NOT_ACTIVE
     ok(clinician.request(MT.INJECT_FAULT, {"fault": 1, "action": 0, "value": 0}))  # motor stall
     assert ok(clinician.event(), MT.ALARM_EVENT)["alarm"] == Alarm.MOTOR_STALL
     assert ok(clinician.request(MT.GET_STATUS), MT.STATUS)["state"] == TherapyState.FAULT

@@ -204,3 +204,9 @@ def test_nak_detail_fits_after_truncation() -> None:
     fields = {"code": NakCode.RATE_OUT_OF_RANGE, "request_type": MessageType.SET_SCHEDULE,
               "retry_after_ms": 0, "detail": detail}
     assert decode_payload(MessageType.NAK, encode_payload(MessageType.NAK, fields)) == fields
+
+
+def test_inject_fault_encodes_a_raise_when_action_and_value_are_left_out() -> None:
+    payload = encode_payload(MessageType.INJECT_FAULT, {"fault": 1})
+    assert decode_payload(MessageType.INJECT_FAULT, payload) == \
+        {"fault": 1, "action": 0, "value": 0}
