@@ -18,4 +18,5 @@ def test_demo_runs_end_to_end(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "first bolus granted; second denied: LOCKOUT" in done.stdout
     assert "pumpsim stopped cleanly (exit code 0)" in done.stdout
+    assert "motor stall raised from outside, read by the programmer, cleared" in done.stdout
     assert (tmp_path / "demo-out" / "pump-day.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
