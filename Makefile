@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/timewarp.py
 	$(PY) benchmarks/codec.py
 	$(PY) benchmarks/links.py
+	$(PY) benchmarks/bench_line.py
 	$(PY) benchmarks/roundtrip.py
 	$(PY) benchmarks/fuzz.py --frames 100000
 
