@@ -68,10 +68,12 @@ from .limits import LimitsMixin
 from .persistence import PersistenceMixin
 from .power import PowerMixin
 from .refill import RefillMixin
+from .reporting import ReportingMixin
 from .therapy import TherapyMixin
 
 
 class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, PowerMixin,
+           ReportingMixin,
            PersistenceMixin):
     """An implantable intrathecal pump.
 
@@ -201,9 +203,8 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
         if self.bolus is not None:
             b = self.bolus
             d = self._bolus_delivered(b)
-            bridge = b["kind"] == BolusKind.BRIDGE
             bs = BolusStatus(BolusKind(b["kind"]), b["volume_nl"], d, b["volume_nl"] - d,
-                             b["start_ms"], None if bridge else b["start_ms"] + b["duration_ms"])
+                             b["start_ms"], self._bolus_end_ms(b))
         used = self.battery_used_uah()
         remaining = p.battery_capacity_uah - used
         return PumpStatus(
