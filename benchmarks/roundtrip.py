@@ -8,7 +8,7 @@ check, dispatch, model, storage commit) -> back. Two links:
 * ``pty-control``: the same with the control server running (``--control 127.0.0.1:0``) and a
   dashboard client streaming its live status and event log the whole time. Its status p99 is
   compared with ``pty``'s from the same run (target: within 20 %); the two are measured in
-  alternating halves so that a busy moment of the machine weighs on both alike.
+  ten alternating blocks so that a busy moment of the machine weighs on both alike.
 
     python benchmarks/roundtrip.py            # a table
     python benchmarks/roundtrip.py --json     # {"virtual": {"status_p50_us": .., "status_p99_us": ..,
@@ -41,6 +41,7 @@ from host_tools.records import Step  # noqa: E402
 STEPS_48 = [Step(30 * i, 100_000 + 1_000 * i) for i in range(48)]
 TARGETS_US = {"virtual": 1_000, "pty": 2_000, "pty-control": 2_000}
 CONTROL_OVERHEAD = 1.20  # pty-control status p99 at most 20 % above pty's
+BLOCKS = 10  # pty and pty-control status are measured in this many alternating blocks each
 
 
 def _percentile(samples: list[int], q: float) -> int:
@@ -120,7 +121,7 @@ class DashboardStream:
 def bench_pty_pair(rounds: int, schedule_rounds: int, warmup: int,
                    state_file: bool) -> dict[str, dict[str, int]]:
     """pty without and with the control plane (server + a streaming dashboard client), both
-    pumps running side by side, status measured in alternating halves."""
+    pumps running side by side, status measured in alternating blocks."""
     from host_tools.control.process import ControlledPumpsim
     with tempfile.TemporaryDirectory() as tmp:
         state = (lambda name: ["--state", os.path.join(tmp, name)]) if state_file else \
@@ -135,9 +136,9 @@ def bench_pty_pair(rounds: int, schedule_rounds: int, warmup: int,
                 for client in (a, b):
                     client.set_drug("morphine", 10_000)
                     _time(client.status, warmup, 0)
-                for _ in range(2):
-                    samples["pty"] += _time(a.status, rounds // 2, 0)
-                    samples["pty-control"] += _time(b.status, rounds // 2, 0)
+                for _ in range(BLOCKS):
+                    samples["pty"] += _time(a.status, rounds // BLOCKS, 0)
+                    samples["pty-control"] += _time(b.status, rounds // BLOCKS, 0)
                 sched_a = _time(lambda: a.set_schedule(STEPS_48), schedule_rounds, 20)
                 sched_b = _time(lambda: b.set_schedule(STEPS_48), schedule_rounds, 20)
             finally:

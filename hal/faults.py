@@ -90,13 +90,14 @@ class FaultPlan:
         for key, text in params.items():
             if key not in known:
                 raise FaultSpecError(f"unknown fault key {key!r} (known: {', '.join(sorted(known))})")
+            if key == "silent":
+                values[key] = _parse_bool(key, text)
+                continue
             try:
                 if key in _PROBABILITIES:
                     values[key] = float(text)
                 elif key == "direction":
                     values[key] = text
-                elif key == "silent":
-                    values[key] = _parse_bool(key, text)
                 else:
                     values[key] = int(text)
             except ValueError:

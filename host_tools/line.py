@@ -17,7 +17,7 @@ fixed allowance for the pump's processing and the operating system::
 where bits per byte = start bit + data bits + parity bit (if any) + stop bits, and the frame sizes
 are the largest any request or answer of the protocol can have (header, payload at its maximum,
 tag, CRC), computed from the message declarations. With the defaults (8N1, base 0.5 s) that is
-0.5 s + 1380 bytes x 10 bits / 9600 baud = 1.94 s at 9600 baud and 0.62 s at 115200; on links
+0.5 s + 1369 bytes x 10 bits / 9600 baud = 1.93 s at 9600 baud and 0.62 s at 115200; on links
 without a line speed (TCP, unpaced virtual links) it is ``base_s``. A pyserial port opened
 without a baud rate runs at pyserial's default, 9600, and is timed as such.
 """

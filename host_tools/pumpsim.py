@@ -18,6 +18,7 @@ options print one line and exit 2.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import signal
@@ -93,6 +94,8 @@ def cli() -> None:
 @click.option("--log-frames", is_flag=True, help="log every frame, decoded, one line each")
 @click.option("--keys", "keys_path", type=click.Path(dir_okay=False), default=None,
               help="key file (default: the public development keys)")
+@click.option("--allow-remote-dev-keys", is_flag=True,
+              help="let a TCP pump end on a non-loopback address use the public development keys")
 @click.option("--serial", "serial_number", default="IP-000001", show_default=True,
               help="serial number reported by IDENTIFY")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -111,8 +114,11 @@ def serve(url: str, baud: int | None, warp: float, state_path: str | None, profi
           faults: str | None, capture: str | None, log_frames: bool, keys_path: str | None,
           serial_number: str, log_level: str, control_address: str | None,
           control_allow_remote: bool, control_token_file: str | None, allow_reset: bool,
-          scenario_path: str | None) -> None:
-    """Serve one virtual pump on URL until SIGINT/SIGTERM."""
+          scenario_path: str | None, allow_remote_dev_keys: bool = False) -> None:
+    """Serve one virtual pump on URL until SIGINT/SIGTERM.
+
+    ``tcp-listen://:PORT`` listens on loopback only; a TCP pump end on any other address needs
+    ``--keys`` (the development keys are public), or ``--allow-remote-dev-keys`` to say so."""
     # Until the device line is out, problems are reported as one line only (exit 2).
     quiet = logging.NullHandler()
     root = logging.getLogger()
@@ -124,6 +130,7 @@ def serve(url: str, baud: int | None, warp: float, state_path: str | None, profi
         control = _control_options(control_address, control_allow_remote, control_token_file,
                                    allow_reset, scenario_path)
         link = _open(url, baud, faults, capture)
+        _check_remote_dev_keys(link, keys, allow_remote_dev_keys)
     except BaseException:
         root.removeHandler(quiet)
         if control is not None and control.sock is not None:
@@ -146,6 +153,23 @@ def serve(url: str, baud: int | None, warp: float, state_path: str | None, profi
                             warp, log_frames, control)
     finally:
         link.close()
+
+
+def _check_remote_dev_keys(link: hal.Link, keys: Any, allowed: bool) -> None:
+    """UsageProblem (and the link closed) for a TCP pump end reachable from other machines with
+    the public development keys, unless ``allowed``."""
+    bound = getattr(link, "bound_address", None)
+    if bound is None or keys is not None or allowed:
+        return
+    try:
+        loopback = ipaddress.ip_address(bound[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        link.close()
+        raise UsageProblem(f"--url: {bound[0]} is not a loopback address and the pump would use "
+                           "the public development keys; give --keys FILE (pumpsim keys generate) "
+                           "or --allow-remote-dev-keys")
 
 
 def _control_options(address: str | None, allow_remote: bool, token_file: str | None,

@@ -139,7 +139,8 @@ class PumpSessionLayer:
     def _nak(self, frame: Frame, code: NakCode, detail: str, retry_after_ms: int,
              authenticated: bool) -> dict[str, Any]:
         self.stats.naks[code] += 1
-        log.warning("refused %s seq=%d: %s %s", frame.name, frame.seq, code.name, detail)
+        # the shell logs refusals (rate-limited: junk on the link must not flood the log)
+        log.debug("refused %s seq=%d: %s %s", frame.name, frame.seq, code.name, detail)
         if self.on_refusal is not None:
             self.on_refusal(code, frame.msg_type, detail, authenticated)
         return nak_fields(code, frame.msg_type, detail, retry_after_ms)
@@ -188,7 +189,7 @@ class PumpSessionLayer:
         answer = encode_frame(MT.SESSION_CHALLENGE, session.challenge_fields(), frame.seq,
                               FrameKind.RESPONSE)
         self.pool.add(Pending(session, now_ms, sender, frame.raw, answer), now_ms)
-        log.info("session 0x%08X: challenge sent to %s", session.session_id, session.role.name)
+        log.debug("session 0x%08X: challenge sent to %s", session.session_id, session.role.name)
         return Reply(answer)
 
     def _session_proof(self, frame: Frame, now_ms: int, sender: int) -> Reply:
@@ -239,7 +240,7 @@ class PumpSessionLayer:
             return self._session_refusal(frame, sess, exc)
         if verdict is Verdict.RETRANSMIT:
             self.stats.duplicates += 1
-            log.info("retransmitted %s seq=%d answered from the cache", frame.name, frame.seq)
+            log.debug("retransmitted %s seq=%d answered from the cache", frame.name, frame.seq)
             assert sess.cached_response is not None
             return Reply(sess.cached_response, retransmission=True)
         if frame.error is not None:

@@ -53,7 +53,8 @@ from protocol.pump_layer import Execute, PumpSessionLayer, Reply
 
 from .codes import nak_code, nak_detail, wire_field
 from .handlers import Dispatcher, Refusal
-from .refusals import RefusalLog
+from .refusal_log import RefusalLog
+from .refusals import RefusalRecords
 
 log = logging.getLogger(__name__)
 frame_log = logging.getLogger("firmware_sim.device.frames")
@@ -128,10 +129,11 @@ class Device:
         self.reopen = reopen
         self.max_idle_s = max_idle_s
         self.sender = sender
-        self.refusals = RefusalLog(lambda *a: self.pump.log_refusal(*a))
+        self.refusal_records = RefusalRecords(lambda *a: self.pump.log_refusal(*a))
         self._mono = monotonic
         self.lock = threading.RLock()
         self.decoder = StreamDecoder()
+        self.refusals = RefusalLog(log, monotonic=monotonic)
         self.stats = DeviceStats(decoder=self.decoder.stats)
         self.dispatcher = Dispatcher(pump, serial_number)
         self.layer = PumpSessionLayer(self.keys, self.dispatcher.identity_fields,
@@ -222,7 +224,7 @@ class Device:
                         self._handle_frame_safely(frame)
         if self._final_commit:
             with self.lock:
-                self.refusals.flush(self._mono(), force=True)
+                self.refusal_records.flush(self._mono(), force=True)
                 self._tick(commit=True)
         log.info("stopped serving on %s", self.link.name)
 
@@ -273,6 +275,7 @@ class Device:
         """Advance the model if due, push pending events and telemetry; return the seconds
         until the device next needs to run (the caller may wait that long for bytes)."""
         with self.lock:
+            self.refusals.flush()
             now = self._mono()
             if now >= self._next_tick:
                 self._tick()
@@ -282,7 +285,7 @@ class Device:
                 self._push(MT.STATUS_PUSH, self.dispatcher.status_fields())
                 self._next_push = max(self._next_push + self._telemetry_ms / 1000, now)
             self._flush_events()
-            self.refusals.flush(now)
+            self.refusal_records.flush(now)
             wait = self._next_tick - now
             if self._telemetry_ms and self.session is not None:
                 wait = min(wait, self._next_push - now)
@@ -393,11 +396,14 @@ class Device:
 
     def _on_refusal(self, code: NakCode, request_type: int, detail: str,
                     authenticated: bool) -> None:
-        """Every refusal goes to the event log (:mod:`firmware_sim.device.refusals`)."""
+        """Every refusal goes to the event log (:mod:`firmware_sim.device.refusals`) and to the
+        rate-limited process log (:mod:`firmware_sim.device.refusal_log`)."""
         role = None
         if authenticated:
             role = int(self.layer.session.role) if self.layer.session is not None else 0
-        self.refusals.refused(code, request_type, role, self._mono())
+        self.refusal_records.refused(code, request_type, role, self._mono())
+        self.refusals.record(code.name, f"refused type 0x{request_type & 0xFF:02X}: "
+                                        f"{code.name} {detail}")
 
     def _handle_frame_safely(self, frame: Frame) -> None:
         try:
@@ -412,11 +418,19 @@ class Device:
             frame_log.info("rx %s", describe(frame))
         decision = self.layer.receive(frame, self._now_ms(), self._sender())
         if decision is None:
-            log.info("ignored %s frame %s seq=%d", frame.kind.name, frame.name, frame.seq)
+            self.refusals.record(f"ignored {frame.kind.name}", f"ignored {frame.kind.name} frame "
+                                 f"{frame.name} seq={frame.seq}", logging.INFO)
             return
         self.stats.requests += 1
         if isinstance(decision, Reply):
-            if not decision.retransmission and decision.data[12] != MT.NAK:
+            answer = decision.data[12]
+            if decision.retransmission:
+                self.refusals.record("retransmission", f"{frame.name} seq={frame.seq} answered "
+                                     "again from the cache", logging.INFO)
+            elif answer == MT.SESSION_CHALLENGE:
+                self.refusals.record("unproven SESSION_OPEN", f"challenge sent for "
+                                     f"{frame.name} seq={frame.seq}", logging.INFO)
+            if not decision.retransmission and answer != MT.NAK:
                 self.stats.executed += 1
             self._respond(frame, decision.data)
             return

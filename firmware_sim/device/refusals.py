@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 REFUSAL_WINDOW_S = 10.0
 
 
-class RefusalLog:
+class RefusalRecords:
     """Writes refusals to the model's event log through ``log_refusal(code_name, request_type,
     role, count)`` (a callable, so the device can swap its pump)."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import threading
 from importlib import resources
@@ -21,6 +22,8 @@ from typing import Any, AsyncIterator
 
 import anyio
 from fastapi import Body, FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -28,6 +31,8 @@ from .controller import Controller
 from .errors import ControlError
 from .scenario import ScenarioError, parse_scenario
 from .scenario_runner import ScenarioManager
+
+log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = ("/", "/favicon.ico")
 STREAM_INTERVAL_S = 0.5
@@ -84,70 +89,19 @@ def create_app(controller: Controller, *, token: str | None = None,
 
     @app.exception_handler(ControlError)
     async def control_error(request: Request, exc: ControlError) -> JSONResponse:
+        log.warning("control refused %s %s (%d): %s", request.method, request.url.path,
+                    exc.status, exc.message)
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard() -> str:
-        return dashboard_html()
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = jsonable_encoder(exc.errors())
+        log.warning("control refused %s %s (422): %s", request.method, request.url.path, detail)
+        return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.get("/api/status", summary="Pump status, truth ledger, link statistics, clock")
-    def status() -> dict[str, Any]:
-        return controller.status()
-
-    @app.get("/api/events", summary="The pump's event log from index `since` on")
-    def events(since: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=1000)) \
-            -> dict[str, Any]:
-        return controller.events(since, limit)
-
-    @app.get("/api/stream", summary="Live status and event log (server-sent events)")
-    async def stream(request: Request, since: int = Query(0, ge=0),
-                     interval_ms: int = Query(500, ge=100, le=60_000)) -> StreamingResponse:
-        return StreamingResponse(_stream(request, controller, since, interval_ms / 1000,
-                                         closing), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
-
-    @app.get("/api/faults", summary="Every model and link fault, with parameters and state")
-    def faults() -> dict[str, Any]:
-        return controller.faults()
-
-    @app.post("/api/faults", summary="Switch a fault on")
-    def add_fault(request: FaultRequest) -> dict[str, Any]:
-        return controller.add_fault(request.name, request.params)
-
-    @app.delete("/api/faults/{name}", summary="Switch a fault off")
-    def clear_fault(name: str) -> dict[str, Any]:
-        return controller.clear_fault(name)
-
-    @app.post("/api/clock", summary="Advance pump time by ms, pause, resume, or set the warp")
-    def clock(request: ClockRequest) -> dict[str, Any]:
-        return controller.clock(request.action, request.ms, request.warp)
-
-    @app.post("/api/power-cycle", summary="Power loss and restart from the state file")
-    def power_cycle() -> dict[str, Any]:
-        return controller.power_cycle()
-
-    @app.post("/api/reset", summary="A fresh pump (needs pumpsim serve --allow-reset)")
-    def reset() -> dict[str, Any]:
-        scenarios.cancel()
-        return controller.reset()
-
-    @app.get("/api/scenario", summary="The running (or last) scenario's progress")
-    def scenario_report() -> dict[str, Any]:
-        return {"scenario": scenarios.report()}
-
-    @app.post("/api/scenario", summary="Run a scenario (its YAML text as the body)")
-    def scenario_start(text: str = Body(..., media_type="text/plain")) -> dict[str, Any]:
-        try:
-            parsed = parse_scenario(text)
-        except ScenarioError as exc:
-            raise ControlError(400, f"scenario: {exc}") from None
-        return {"scenario": scenarios.start(parsed).report()}
-
-    @app.delete("/api/scenario", summary="Cancel the running scenario")
-    def scenario_cancel() -> dict[str, Any]:
-        scenarios.cancel()
-        return {"scenario": scenarios.report()}
-
+    _read_routes(app, controller, closing)
+    _action_routes(app, controller, scenarios)
+    _scenario_routes(app, scenarios)
     return app
 
 
@@ -176,3 +130,74 @@ async def _stream(request: Request, controller: Controller, since: int, interval
         since = page["next"]
         if len(page["events"]) < 200:
             await asyncio.sleep(interval_s)
+
+
+def _read_routes(app: FastAPI, controller: Controller, closing: threading.Event) -> None:
+    """The dashboard page, status, events and the live stream."""
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> str:
+        return dashboard_html()
+
+    @app.get("/api/status", summary="Pump status, truth ledger, link statistics, clock")
+    def status() -> dict[str, Any]:
+        return controller.status()
+
+    @app.get("/api/events", summary="The pump's event log from index `since` on")
+    def events(since: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=1000)) \
+            -> dict[str, Any]:
+        return controller.events(since, limit)
+
+    @app.get("/api/stream", summary="Live status and event log (server-sent events)")
+    async def stream(request: Request, since: int = Query(0, ge=0),
+                     interval_ms: int = Query(500, ge=100, le=60_000)) -> StreamingResponse:
+        return StreamingResponse(_stream(request, controller, since, interval_ms / 1000,
+                                         closing), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+
+def _action_routes(app: FastAPI, controller: Controller, scenarios: ScenarioManager) -> None:
+    """Faults, clock, power cycle and reset."""
+    @app.get("/api/faults", summary="Every model and link fault, with parameters and state")
+    def faults() -> dict[str, Any]:
+        return controller.faults()
+
+    @app.post("/api/faults", summary="Switch a fault on")
+    def add_fault(request: FaultRequest) -> dict[str, Any]:
+        return controller.add_fault(request.name, request.params)
+
+    @app.delete("/api/faults/{name}", summary="Switch a fault off")
+    def clear_fault(name: str) -> dict[str, Any]:
+        return controller.clear_fault(name)
+
+    @app.post("/api/clock", summary="Advance pump time by ms, pause, resume, or set the warp")
+    def clock(request: ClockRequest) -> dict[str, Any]:
+        return controller.clock(request.action, request.ms, request.warp)
+
+    @app.post("/api/power-cycle", summary="Power loss and restart from the state file")
+    def power_cycle() -> dict[str, Any]:
+        return controller.power_cycle()
+
+    @app.post("/api/reset", summary="A fresh pump (needs pumpsim serve --allow-reset)")
+    def reset() -> dict[str, Any]:
+        scenarios.cancel()
+        return controller.reset()
+
+
+def _scenario_routes(app: FastAPI, scenarios: ScenarioManager) -> None:
+    """Start, follow and cancel scenarios."""
+    @app.get("/api/scenario", summary="The running (or last) scenario's progress")
+    def scenario_report() -> dict[str, Any]:
+        return {"scenario": scenarios.report()}
+
+    @app.post("/api/scenario", summary="Run a scenario (its YAML text as the body)")
+    def scenario_start(text: str = Body(..., media_type="text/plain")) -> dict[str, Any]:
+        try:
+            parsed = parse_scenario(text)
+        except ScenarioError as exc:
+            raise ControlError(400, f"scenario: {exc}") from None
+        return {"scenario": scenarios.start(parsed).report()}
+
+    @app.delete("/api/scenario", summary="Cancel the running scenario")
+    def scenario_cancel() -> dict[str, Any]:
+        scenarios.cancel()
+        return {"scenario": scenarios.report()}

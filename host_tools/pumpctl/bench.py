@@ -1,16 +1,22 @@
 """pumpctl commands for the bench: wireshark (the dissector), replay (a capture again) and shell."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
+import hal
 from hal.capture import CaptureFormatError
+from hal.errors import LinkOpenError
 from host_tools import wireshark as ws
+from host_tools.client import PumpClient
+from host_tools.errors import ConnectionFailed
 from host_tools.pumpctl.common import (Connection, FileProblem, emit_json_line, json_option,
                                        pass_conn, print_json)
 from host_tools.replay import CLOCK_FIELDS, TIMINGS
 from host_tools.replay import replay as run_replay
+from protocol.enums import Role
 
 
 @click.command()
@@ -82,3 +88,38 @@ class ReplayDiffers(click.ClickException):
 
 
 COMMANDS.append(replay)
+
+
+@click.command()
+@click.option("--history", "history_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="History file (default when interactive: ~/.pumpctl_history).")
+@pass_conn
+def shell(conn: Connection, history_path: Path | None) -> None:
+    """Interactive prompt: typed commands, 'send MSG field=...', 'raw a5 5a ...', events as they
+    arrive, Tab completion and history."""
+    from host_tools.shell import PumpShell, TapLink, default_history
+
+    if not conn.url:
+        raise click.UsageError("--url is required (or set PUMPCTL_URL)")
+    interactive = sys.stdin.isatty()
+    try:
+        link = hal.open(conn.url, **conn.link_options())
+    except LinkOpenError as exc:
+        raise ConnectionFailed(str(exc)) from None
+    tap = TapLink(link)
+    role = conn.role_for(Role.CLINICIAN)
+    try:
+        with PumpClient(tap, role, conn.key_for(role), timeout_s=conn.response_timeout_s(),
+                        retries=conn.retries) as client:
+            history = history_path or (default_history() if interactive else None)
+            shell_ = PumpShell(client, tap, stdin=None if interactive else sys.stdin,
+                               stdout=sys.stdout, history=history)
+            if not interactive:
+                shell_.prompt = ""
+                shell_.intro = None
+            shell_.cmdloop()
+    finally:
+        tap.close()
+
+
+COMMANDS.append(shell)

@@ -122,15 +122,24 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def quantity(parser: Callable[[str], int]) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A click callback converting an option's text with a units parser (usage error if bad)."""
+WIRE_MAX = 0xFFFF_FFFF
+"""Largest value of the protocol's u32 quantity fields."""
+
+
+def quantity(parser: Callable[[str], int],
+             maximum: int = WIRE_MAX) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback converting an option's text with a units parser; a value that does not
+    parse, or is above ``maximum`` (default: what the protocol can carry), is a usage error."""
     def convert(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value is None:
             return None
         try:
-            return parser(value)
+            result = parser(value)
         except QuantityError as exc:
             raise click.BadParameter(str(exc)) from None
+        if result > maximum:
+            raise click.BadParameter(f"{value!r} is too large (at most {maximum} in the pump's unit)")
+        return result
     return convert
 
 

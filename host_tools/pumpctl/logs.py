@@ -7,6 +7,7 @@ import io
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -148,6 +149,21 @@ def follow_log(conn: Connection, fmt: str, since: str | None, last: int | None, 
             return
 
 
+def planned_steps(compiled: Any, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+    """``(wall_ms, rate_nl_per_day)`` changes of the programmed schedule in [start_ms, end_ms)
+    (empty without a schedule)."""
+    if compiled is None:
+        return []
+    steps: list[tuple[int, int]] = []
+    t = start_ms
+    while t < end_ms:
+        _, rate, next_t = compiled.lookup(t)
+        if not steps or steps[-1][1] != rate:
+            steps.append((t, rate))
+        t = next_t
+    return steps
+
+
 def read_plans(client: PumpClient) -> list:
     """Every schedule plan of the pump (every day, then the weekdays that have their own)."""
     plans = [client.schedule(Weekday.EVERY_DAY)]
@@ -177,14 +193,21 @@ def entries_for_window(client: PumpClient, start_ms: int, show_progress: bool) -
 @click.option("--since", help="Window start instead (ISO 8601 UTC, or '-6h').")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("pump-plot.png"),
               show_default=True, help="PNG file to write.")
+@click.option("--ahead", default="0", show_default=True,
+              help="Also draw the programmed schedule this far ahead of the pump's now (e.g. 12h).")
 @json_option
 @pass_conn
-def plot(conn: Connection, hours: str, since: str | None, out: Path, as_json: bool) -> None:
-    """Write a PNG of the programmed rate and the delivered volume over a window."""
+def plot(conn: Connection, hours: str, since: str | None, out: Path, ahead: str, as_json: bool) -> None:
+    """Write a PNG of the programmed rate and the delivered volume over a window (pump clock
+    times on the axis), optionally with the programmed schedule ahead of now."""
     try:
         window = parse_duration_ms(hours)
     except QuantityError as exc:
         raise click.BadParameter(str(exc), param_hint="--hours") from None
+    try:
+        ahead_ms = parse_duration_ms(ahead) if ahead.strip() not in ("0", "") else 0
+    except QuantityError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ahead") from None
     with conn.client() as client:
         st = client.status()
         offset, end = st.wall_offset_ms, st.wall_ms
@@ -198,13 +221,17 @@ def plot(conn: Connection, hours: str, since: str | None, out: Path, as_json: bo
 
     # The schedule follows the wall clock: move the log's run-clock times onto it.
     wall_entries = [dataclasses.replace(e, time_ms=e.time_ms + offset) for e in entries]
-    history = delivery_history(compile_plans(plans), wall_entries, start, end)
+    compiled = compile_plans(plans)
+    history = delivery_history(compiled, wall_entries, start, end)
+    planned = planned_steps(compiled, end, end + ahead_ms) if ahead_ms else []
     out.parent.mkdir(parents=True, exist_ok=True)
     plot_rate_and_delivery(out, history.rate_steps, history.delivered,
                            title=f"{ident.model} {ident.serial_number}: {wall_text(start)} to "
-                                 f"{wall_text(end)}", start_ms=start, end_ms=end)
+                                 f"{wall_text(end)}", start_ms=start, end_ms=end,
+                           planned_steps=planned, planned_end_ms=end + ahead_ms if ahead_ms else None)
     if as_json:
         print_json({"path": str(out), "start_ms": start, "end_ms": end,
-                    "delivered_nl": history.delivered_nl, "rate_steps": history.rate_steps})
+                    "delivered_nl": history.delivered_nl, "rate_steps": history.rate_steps,
+                    "planned_steps": planned})
         return
     console.print(f"plot written to {out} ({ml(history.delivered_nl)} delivered in the window)")

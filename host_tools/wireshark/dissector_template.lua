@@ -108,8 +108,7 @@ local function field_pf(f)
   local pf
   if MAKERS[f.type] then
     local names = f.enum and ENUMS[f.enum] or nil
-    local display = (f.type == "u64" or f.type == "i64") and base.DEC or (names and base.DEC or base.DEC)
-    pf = MAKERS[f.type](abbr, f.name, display, names, nil, f.desc)
+    pf = MAKERS[f.type](abbr, f.name, base.DEC, names, nil, f.desc)
   elseif f.type == "text" then
     pf = ProtoField.string(abbr, f.name, base.UNICODE, f.desc)
   elseif f.type == "array" then
@@ -234,6 +233,98 @@ local function dissect_noise(tvb, pinfo, tree)
   return tvb:len()
 end
 
+-- The header (offsets 0..14): adds its fields; returns the decoded values.
+local function dissect_header(tvb, pinfo, root)
+  local h = {version = tvb(2, 1):uint(), flags = tvb(3, 1):uint(), session_id = tvb(4, 4):uint(),
+             seq = tvb(8, 4):uint(), msg_type = tvb(12, 1):uint(), plen = tvb(13, 2):uint()}
+  h.kind, h.tagged = band(h.flags, 0x03), band(h.flags, 0x04) ~= 0
+  h.message = MESSAGES[h.msg_type]
+  h.name = h.message and h.message.name or string.format("0x%02X", h.msg_type)
+  root:add(hf.direction, direction_text(h.kind, pinfo))
+  local vitem = root:add(hf.version, tvb(2, 1))
+  if h.version ~= PROTOCOL_VERSION then
+    vitem:add_proto_expert_info(ef.bad_header, "unsupported protocol version " .. h.version)
+  end
+  local fitem = root:add(hf.flags, tvb(3, 1))
+  fitem:add(hf.kind, tvb(3, 1))
+  fitem:add(hf.tag_flag, tvb(3, 1))
+  local ritem = fitem:add(hf.reserved, tvb(3, 1))
+  if band(h.flags, 0xF8) ~= 0 then ritem:add_proto_expert_info(ef.bad_header, "reserved flag bits set") end
+  if h.kind == 3 then fitem:add_proto_expert_info(ef.bad_header, "frame kind 3 is invalid") end
+  root:add(hf.session_id, tvb(4, 4))
+  root:add(hf.seq, tvb(8, 4))
+  h.type_item = root:add(hf.msg_type, tvb(12, 1))
+  h.length_item = root:add(hf.length, tvb(13, 2))
+  pinfo.cols.info = string.format("%s %s seq=%d", h.name, KINDS[h.kind] or "?", h.seq)
+  root:set_text(string.format("intrapump %s %s, session 0x%08X, seq %d", KINDS[h.kind] or "?",
+                              h.name, h.session_id, h.seq))
+  return h
+end
+
+-- The payload: the message's fields, or why they do not parse.
+local function dissect_payload(tvb, pinfo, root, h)
+  local body = HEADER_BYTES + h.plen
+  local m = h.message
+  if m == nil then
+    h.type_item:add_proto_expert_info(ef.unknown_type,
+      string.format("message type 0x%02X is not in the protocol", h.msg_type))
+    if h.plen > 0 then root:add(hf.payload, tvb(HEADER_BYTES, h.plen)) end
+    return
+  end
+  local mtree = root:add(hf.message, tvb(12, 1), m.name)
+  mtree:append_text(" (" .. m.kind .. ": " .. m.summary .. ")")
+  local ptree = h.plen > 0 and mtree:add(hf.payload, tvb(HEADER_BYTES, h.plen)) or mtree
+  local notes = {}
+  local stop, reason = dissect_fields(m.fields, tvb, HEADER_BYTES, body, ptree, notes)
+  if not stop then
+    mtree:add_proto_expert_info(ef.malformed, reason)
+    pinfo.cols.info = tostring(pinfo.cols.info) .. " [malformed: " .. reason .. "]"
+  elseif stop ~= body then
+    mtree:add_proto_expert_info(ef.malformed, string.format("%d trailing bytes", body - stop))
+    pinfo.cols.info = tostring(pinfo.cols.info) .. " [malformed: trailing bytes]"
+  elseif #notes > 0 then
+    local shown = {}
+    for i = 1, math.min(#notes, 4) do shown[i] = notes[i] end
+    pinfo.cols.info = tostring(pinfo.cols.info) .. " " .. table.concat(shown, " ")
+  end
+  if m.name == "NAK" then mtree:add_proto_expert_info(ef.nak, table.concat(notes, " ")) end
+end
+
+-- The tag: present or not, and whether that fits the session id (it is not verified).
+local function dissect_tag(tvb, root, h, at)
+  local status
+  if h.tagged then
+    root:add(hf.tag, tvb(at, TAG_BYTES))
+    if h.session_id == 0 then
+      status = "present, but the frame has no session (invalid)"
+    else
+      status = "present (not verified: needs the session key)"
+    end
+  elseif h.session_id ~= 0 then
+    status = "missing in a session frame (invalid)"
+  else
+    status = "absent (no session)"
+  end
+  local sitem = root:add(hf.tag_status, status)
+  if h.tagged == (h.session_id == 0) then sitem:add_proto_expert_info(ef.tag_problem, status) end
+end
+
+-- The CRC at `at`, checked over everything before it.
+local function dissect_crc(tvb, pinfo, root, at)
+  local computed = crc16(tvb(0, at):bytes(), at)
+  local sent = tvb(at, CRC_BYTES):uint()
+  local citem = root:add(hf.crc, tvb(at, CRC_BYTES))
+  citem:add(hf.crc_computed, computed):set_generated()
+  citem:add(hf.crc_good, computed == sent):set_generated()
+  if computed ~= sent then
+    citem:append_text(string.format(" [bad: computed 0x%04X]", computed))
+    citem:add_proto_expert_info(ef.bad_crc, string.format("CRC 0x%04X, computed 0x%04X", sent, computed))
+    pinfo.cols.info = tostring(pinfo.cols.info) .. " [BAD CRC]"
+  else
+    citem:append_text(" [good]")
+  end
+end
+
 function proto.dissector(tvb, pinfo, tree)
   local len = tvb:len()
   if len == 0 then return 0 end
@@ -246,96 +337,21 @@ function proto.dissector(tvb, pinfo, tree)
     pinfo.cols.info = "frame cut off in the header"
     return len
   end
-  local version, flags = tvb(2, 1):uint(), tvb(3, 1):uint()
-  local kind, tagged = band(flags, 0x03), band(flags, 0x04) ~= 0
-  local session_id, seq = tvb(4, 4):uint(), tvb(8, 4):uint()
-  local msg_type, plen = tvb(12, 1):uint(), tvb(13, 2):uint()
-  local m = MESSAGES[msg_type]
-  local name = m and m.name or string.format("0x%02X", msg_type)
-  root:add(hf.direction, direction_text(kind, pinfo))
-  local vitem = root:add(hf.version, tvb(2, 1))
-  if version ~= PROTOCOL_VERSION then
-    vitem:add_proto_expert_info(ef.bad_header, "unsupported protocol version " .. version)
-  end
-  local fitem = root:add(hf.flags, tvb(3, 1))
-  fitem:add(hf.kind, tvb(3, 1))
-  fitem:add(hf.tag_flag, tvb(3, 1))
-  local ritem = fitem:add(hf.reserved, tvb(3, 1))
-  if band(flags, 0xF8) ~= 0 then ritem:add_proto_expert_info(ef.bad_header, "reserved flag bits set") end
-  if kind == 3 then fitem:add_proto_expert_info(ef.bad_header, "frame kind 3 is invalid") end
-  root:add(hf.session_id, tvb(4, 4))
-  root:add(hf.seq, tvb(8, 4))
-  local titem = root:add(hf.msg_type, tvb(12, 1))
-  local litem = root:add(hf.length, tvb(13, 2))
-  pinfo.cols.info = string.format("%s %s seq=%d", name, KINDS[kind] or "?", seq)
-  root:set_text(string.format("intrapump %s %s, session 0x%08X, seq %d", KINDS[kind] or "?", name, session_id, seq))
-  if plen > MAX_PAYLOAD then
-    litem:add_proto_expert_info(ef.bad_header, string.format("payload length %d > %d", plen, MAX_PAYLOAD))
+  local h = dissect_header(tvb, pinfo, root)
+  if h.plen > MAX_PAYLOAD then
+    h.length_item:add_proto_expert_info(ef.bad_header, string.format("payload length %d > %d", h.plen, MAX_PAYLOAD))
     return len
   end
-  local tag_len = tagged and TAG_BYTES or 0
-  local total = HEADER_BYTES + plen + tag_len + CRC_BYTES
+  local tag_len = h.tagged and TAG_BYTES or 0
+  local total = HEADER_BYTES + h.plen + tag_len + CRC_BYTES
   if len < total then
     root:add_proto_expert_info(ef.truncated, string.format("%d bytes of a %d-byte frame", len, total))
     pinfo.cols.info = tostring(pinfo.cols.info) .. " [cut off]"
     return len
   end
-  -- payload
-  local body = HEADER_BYTES + plen
-  if m == nil then
-    titem:add_proto_expert_info(ef.unknown_type, string.format("message type 0x%02X is not in the protocol", msg_type))
-    if plen > 0 then root:add(hf.payload, tvb(HEADER_BYTES, plen)) end
-  else
-    local mtree = root:add(hf.message, tvb(12, 1), m.name)
-    mtree:append_text(" (" .. m.kind .. ": " .. m.summary .. ")")
-    local ptree = plen > 0 and mtree:add(hf.payload, tvb(HEADER_BYTES, plen)) or mtree
-    local notes = {}
-    local stop, reason = dissect_fields(m.fields, tvb, HEADER_BYTES, body, ptree, notes)
-    if not stop then
-      mtree:add_proto_expert_info(ef.malformed, reason)
-      pinfo.cols.info = tostring(pinfo.cols.info) .. " [malformed: " .. reason .. "]"
-    elseif stop ~= body then
-      mtree:add_proto_expert_info(ef.malformed, string.format("%d trailing bytes", body - stop))
-      pinfo.cols.info = tostring(pinfo.cols.info) .. " [malformed: trailing bytes]"
-    elseif #notes > 0 then
-      local shown = {}
-      for i = 1, math.min(#notes, 4) do shown[i] = notes[i] end
-      pinfo.cols.info = tostring(pinfo.cols.info) .. " " .. table.concat(shown, " ")
-    end
-    if m.name == "NAK" then mtree:add_proto_expert_info(ef.nak, table.concat(notes, " ")) end
-  end
-  -- tag
-  local status
-  if tagged then
-    root:add(hf.tag, tvb(body, TAG_BYTES))
-    if session_id == 0 then
-      status = "present, but the frame has no session (invalid)"
-    else
-      status = "present (not verified: needs the session key)"
-    end
-  elseif session_id ~= 0 then
-    status = "missing in a session frame (invalid)"
-  else
-    status = "absent (no session)"
-  end
-  local sitem = root:add(hf.tag_status, status)
-  if (tagged and session_id == 0) or (not tagged and session_id ~= 0) then
-    sitem:add_proto_expert_info(ef.tag_problem, status)
-  end
-  -- CRC
-  local crc_at = body + tag_len
-  local computed = crc16(tvb(0, crc_at):bytes(), crc_at)
-  local sent = tvb(crc_at, CRC_BYTES):uint()
-  local citem = root:add(hf.crc, tvb(crc_at, CRC_BYTES))
-  citem:add(hf.crc_computed, computed):set_generated()
-  citem:add(hf.crc_good, computed == sent):set_generated()
-  if computed ~= sent then
-    citem:append_text(string.format(" [bad: computed 0x%04X]", computed))
-    citem:add_proto_expert_info(ef.bad_crc, string.format("CRC 0x%04X, computed 0x%04X", sent, computed))
-    pinfo.cols.info = tostring(pinfo.cols.info) .. " [BAD CRC]"
-  else
-    citem:append_text(" [good]")
-  end
+  dissect_payload(tvb, pinfo, root, h)
+  dissect_tag(tvb, root, h, HEADER_BYTES + h.plen)
+  dissect_crc(tvb, pinfo, root, HEADER_BYTES + h.plen + tag_len)
   if len > total then
     local xitem = root:add(hf.extra, tvb(total, len - total))
     xitem:add_proto_expert_info(ef.extra, string.format("%d bytes after the frame", len - total))

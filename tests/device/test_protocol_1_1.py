@@ -143,7 +143,7 @@ def test_refusals_are_typed_records_in_the_event_log(vp: VirtualPump,
     clinician.untagged(MT.GET_STATUS, None, seq=3)  # no session: unauthenticated refusals,
     clinician.untagged(MT.GET_STATUS, None, seq=4)  # summarised in one entry
     with vp.device.lock:
-        vp.device.refusals.flush(0, force=True)  # end the summary window now
+        vp.device.refusal_records.flush(0, force=True)  # end the summary window now
     entries = log_entries(clinician)
     refused = [decode_record(e["kind"], e) for e in entries if e["kind"] == EventKind.REFUSED]
     assert {"code": NakCode.RATE_OUT_OF_RANGE, "request_type": MT.SET_SCHEDULE,

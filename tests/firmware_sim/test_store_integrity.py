@@ -156,3 +156,22 @@ def test_a_new_file_is_a_fresh_pump_and_a_keyed_seal_needs_its_key(tmp_path: Pat
     pump.storage.close()
     assert Storage(path, key=b"k" * 32).fault is None
     assert "seal" in (Storage(path, key=b"x" * 32).fault or "")
+
+
+def test_absurd_clock_gives_the_memory_alarm_not_an_error_per_tick(tmp_path: Path, caplog) -> None:
+    from firmware_sim.device.harness import start_virtual_pump
+
+    path = tmp_path / "pump.db"
+    _stored_pump(path)
+    with Storage(path) as store:  # validly sealed: only the model can find it absurd
+        state = store.load_state()
+        assert state is not None
+        state["t_ms"] = state["battery_start_ms"] = 2 ** 70
+        store.commit(json.dumps(state))
+    with start_virtual_pump(state_path=path) as vp:
+        for _ in range(5):
+            vp.device.poll()
+            vp.device.run_pending()
+        assert _memory_alarm(vp.pump)
+        assert "clock out of range" in caplog.text
+    assert "Traceback" not in caplog.text and "failed" not in caplog.text

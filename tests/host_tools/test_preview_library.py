@@ -22,7 +22,7 @@ def test_preview_uses_the_library_the_pump_reports(monkeypatch: pytest.MonkeyPat
     base = load_profile("ip20")
     morphine = dataclasses.replace(base.drugs["morphine"], soft_daily_limit_ug=1)
     profile = dataclasses.replace(base, name="xp7", drugs={**base.drugs, "morphine": morphine})
-    monkeypatch.setattr(therapy, "load_profile", _no_profile_files)
+    monkeypatch.setattr(therapy.PumpClient, "drug_entry", _counting(therapy.PumpClient.drug_entry))
     with start_virtual_pump(profile=profile) as vp:
         with PumpClient(vp.url) as client:
             client.set_drug("morphine", 10_000)
@@ -33,7 +33,14 @@ def test_preview_uses_the_library_the_pump_reports(monkeypatch: pytest.MonkeyPat
     doc = json.loads(result.stdout)
     # over the pump's own soft limit of 1 ug/day, which no profile file of the emulator has
     assert all(plan["over_soft_limit"] for plan in doc["programmed"])
+    assert CALLS  # the limits came from GET_DRUG_LIBRARY
 
 
-def _no_profile_files(name: str) -> None:
-    raise AssertionError(f"pumpctl read the emulator's profile {name!r}")
+CALLS: list[str] = []
+
+
+def _counting(method):
+    def wrapper(self, name):
+        CALLS.append(name)
+        return method(self, name)
+    return wrapper

@@ -281,13 +281,16 @@ def test_wrong_key_exits_4(device):
 def test_key_files(device, tmp_path):
     good = tmp_path / "keys.json"
     good.write_text(dump_keys(DEVELOPMENT_KEYS))
+    good.chmod(0o600)
     assert pumpctl("--keys", str(good), "clock", url=device).returncode == 0
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "nope"}')
+    bad.chmod(0o600)
     done = pumpctl("--keys", str(bad), "status", url=device)
     assert done.returncode == 6 and "format" in done.stderr
     clinician_only = tmp_path / "clinician.json"
     clinician_only.write_text(dump_keys({Role.CLINICIAN: DEVELOPMENT_KEYS[Role.CLINICIAN]}))
+    clinician_only.chmod(0o600)
     done = pumpctl("--keys", str(clinician_only), "ptm", url=device)
     assert done.returncode == 6 and "keys.patient" in done.stderr
 

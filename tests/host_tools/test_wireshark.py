@@ -1,6 +1,7 @@
 """Captures with one packet per frame, and the generated Wireshark dissector read by tshark."""
 from __future__ import annotations
 
+import binascii
 import json
 import shutil
 import subprocess
@@ -154,8 +155,13 @@ def test_tshark_flags_bad_crc_cut_off_frames_and_noise(tmp_path):
     writer.record("rx", bad)
     writer.record("rx", frame[:20])
     writer.record("rx", b"\x00\x01noise", comment=NOISE_COMMENT)
+    identify = bytes.fromhex(json.loads((VECTORS / "identify.json").read_text())["hex"])
+    untagged_in_session = identify[:4] + b"\x00\x00\x00\x07" + identify[8:-2]
+    writer.record("tx", untagged_in_session + binascii.crc_hqx(untagged_in_session, 0xFFFF).to_bytes(2, "big"))
     writer.close()
-    bad_crc, cut, noise = (_keys(p["_source"]["layers"]["intrapump"], {}) for p in _tshark_json(path))
+    bad_crc, cut, noise, untagged = (_keys(p["_source"]["layers"]["intrapump"], {})
+                                     for p in _tshark_json(path))
+    assert "intrapump.expert.tag" in untagged and untagged["intrapump.crc.good"] in ("1", "True", True)
     assert bad_crc["intrapump.crc.good"] in ("0", "False", False)
     assert "intrapump.expert.bad_crc" in bad_crc
     assert "intrapump.expert.truncated" in cut

@@ -247,6 +247,7 @@ def test_key_file_round_trip(tmp_path) -> None:
     keys = generate_keys()
     path = tmp_path / "keys.json"
     path.write_text(dump_keys(keys, "IP40-1"))
+    path.chmod(0o600)
     assert load_keys(path) == keys
 
 
@@ -259,6 +260,7 @@ def test_key_file_round_trip(tmp_path) -> None:
 def test_key_file_errors(tmp_path, doc) -> None:
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(doc))
+    path.chmod(0o600)
     with pytest.raises(KeyFileError):
         load_keys(path)
     with pytest.raises(KeyFileError):

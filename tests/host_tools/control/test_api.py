@@ -214,3 +214,11 @@ def test_stream_sends_status_and_log(controlled) -> None:
             if "status" in kinds and kinds.count("log") >= 3:
                 break
     assert kinds[0] == "status" and "log" in kinds
+
+
+def test_refusals_are_logged(controlled, caplog) -> None:
+    with caplog.at_level("WARNING", logger="host_tools.control.app"):
+        controlled.api.post("/api/faults", json={"name": "no_such_fault"})
+        controlled.api.post("/api/clock", json={"action": "pause", "colour": "red"})
+    assert "control refused POST /api/faults (404): no model fault 'no_such_fault'" in caplog.text
+    assert "control refused POST /api/clock (422)" in caplog.text

@@ -33,8 +33,8 @@ def test_second_finds_a_fresh_pump(pump_client):
 
 def test_pump_control_on_a_local_controlled_pump(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_local=LOCAL_TESTS)
-    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider",
-                                           "-W", "ignore::pytest.PytestAssertRewriteWarning")
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider",
+                                          "-W", "ignore::pytest.PytestAssertRewriteWarning")
     result.assert_outcomes(passed=2)
 
 
@@ -42,7 +42,7 @@ def test_pump_control_on_a_local_controlled_pump(pytester: pytest.Pytester) -> N
 def test_remote_pump_is_reset_between_tests(pytester: pytest.Pytester, tmp_path: Path) -> None:
     pytester.makepyfile(test_remote=REMOTE_TESTS)
     with ControlledPumpsim(["--url", "pty", "--allow-reset"], tmp_path / "sim.log") as sim:
-        result = pytester.runpytest_subprocess(
+        result = pytester.runpytest_inprocess(
             "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--pump-url", sim.device, "--pump-control", sim.control)
     result.assert_outcomes(passed=2)
