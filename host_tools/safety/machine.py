@@ -19,6 +19,7 @@ lost for good, decided from the pump's event log after a fresh round trip.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -30,7 +31,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
                                  rule)
 
 import hal
-from firmware_sim import ManualClock
+from firmware_sim import ManualClock, Profile, load_profile
 from firmware_sim.device import start_virtual_pump
 from hal.base import Link
 from hal.faults import FaultInjector, FaultPlan
@@ -115,6 +116,12 @@ class _Shared(Link):
         self.inner.write(data)
 
 
+@functools.lru_cache(maxsize=None)
+def _profile(name: str) -> Profile:
+    """A device profile, loaded once per process (profiles are immutable)."""
+    return load_profile(name)
+
+
 def _alarm_name(a: Any) -> str:
     return getattr(a, "name", str(a))
 
@@ -135,7 +142,7 @@ class SafetyMachine(RuleBasedStateMachine):
         self.clock = ManualClock(0)
         # failed proofs are part of the attacks: a back-off in real seconds would only slow the
         # machine down (the device's own tests cover the back-off)
-        self.vp = start_virtual_pump(profile=self.PROFILE, clock=self.clock,
+        self.vp = start_virtual_pump(profile=_profile(self.PROFILE), clock=self.clock,
                                      state_path=os.path.join(self.tmp, "pump.db"),
                                      auth_limiter=AuthLimiter(max_failures=1_000_000),
                                      max_idle_s=0.01)  # a stopping device answers in 10 ms
