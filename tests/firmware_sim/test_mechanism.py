@@ -79,7 +79,8 @@ def test_valve_gated_profile_is_shipped() -> None:
 def test_catalog_names_and_documentation() -> None:
     names = [f.name for f in CATALOG]
     assert names == ["over_infusion", "under_infusion", "occlusion", "leak", "motor_stall",
-                     "mri_exposure", "reduced_battery", "memory_error"]
+                     "mri_exposure", "reduced_battery", "memory_error", "battery_eri",
+                     "battery_end_of_service"]
     for f in CATALOG:
         assert f.description
         for p in f.params:
