@@ -40,6 +40,8 @@ class PersistenceMixin(PumpCore):
         self.reservoir_nl = 0
         self.filled_nl = 0
         self.delivered_nl = 0
+        self.delivered_at_refill_nl = 0
+        self.delivered_at_midnight_nl = 0
         self.withdrawn_nl = 0
         self.withdrawn_reported_nl = 0
         self.dose_pg = 0
@@ -69,6 +71,7 @@ class PersistenceMixin(PumpCore):
         d["alarms"] = self.alarms.to_list()
         d["battery_start_ms"] = self.battery_start_ms
         d["faults"] = self.faults.to_dict()
+        d["delivery_marks"] = [self.delivered_at_refill_nl, self.delivered_at_midnight_nl]
         return d
 
     def _to_dict(self) -> dict[str, Any]:
@@ -103,6 +106,11 @@ class PersistenceMixin(PumpCore):
                 raise TypeError(f"{k} is not an integer")
             setattr(self, k, v)
         self.battery_start_ms = int(d["battery_start_ms"])
+        # the marks of the delivered counters (a state stored before they existed: all counted)
+        marks = d.get("delivery_marks", [0, 0])
+        if not (isinstance(marks, list) and len(marks) == 2 and all(map(_is_int, marks))):
+            raise ValueError("delivery marks")
+        self.delivered_at_refill_nl, self.delivered_at_midnight_nl = marks
         self.machine = TherapyMachine(S[d["state"]])
         self.alarms = AlarmSet.from_list(d["alarms"])
         self._schedule = Schedule.from_dict(d["schedule"]) if d["schedule"] else None
@@ -140,6 +148,9 @@ class PersistenceMixin(PumpCore):
             raise ValueError("the truth ledger does not match the pump")
         if not 0 <= self.basal_rem < DAY_MS:
             raise ValueError("basal remainder out of range")
+        if not 0 <= self.delivered_at_refill_nl <= self.delivered_nl \
+                or not 0 <= self.delivered_at_midnight_nl <= self.delivered_nl:
+            raise ValueError("delivery marks out of range")
         if not p.low_threshold_min_nl <= self.low_threshold_nl <= p.low_threshold_max_nl:
             raise ValueError("low threshold out of range")
         if self.drug_name is not None or self.concentration_ug_per_ml is not None:

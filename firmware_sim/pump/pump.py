@@ -69,11 +69,12 @@ from .limits import LimitsMixin
 from .persistence import PersistenceMixin
 from .power import PowerMixin
 from .refill import RefillMixin
+from .reporting import ReportingMixin
 from .therapy import TherapyMixin
 
 
 class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, PowerMixin,
-           PersistenceMixin, FaultsMixin):
+           ReportingMixin, PersistenceMixin, FaultsMixin):
     """An implantable intrathecal pump.
 
     ``Pump(profile, storage=None, clock=None)``: with a storage holding a saved pump, the pump
@@ -195,9 +196,8 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
         if self.bolus is not None:
             b = self.bolus
             d = self._bolus_delivered(b)
-            bridge = b["kind"] == BolusKind.BRIDGE
             bs = BolusStatus(BolusKind(b["kind"]), b["volume_nl"], d, b["volume_nl"] - d,
-                             b["start_ms"], None if bridge else b["start_ms"] + b["duration_ms"])
+                             b["start_ms"], self._bolus_end_ms(b))
         used = self.battery_used_uah()
         remaining = p.battery_capacity_uah - used
         return PumpStatus(

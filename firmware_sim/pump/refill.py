@@ -115,6 +115,7 @@ class RefillMixin(PumpCore):
         self.reservoir_nl = filled_nl
         self.filled_nl += filled_nl
         self.faults.ledger.fill(filled_nl, self.delivered_nl, self.t_ms)
+        self.delivered_at_refill_nl = self.delivered_nl
         self.refill_phase = None
         if old_conc != concentration_ug_per_ml and self.delivered_nl > 0:
             if self.path_old_nl == 0:

@@ -583,16 +583,17 @@ class Oracle:
         cfg = self.patient
         self.grants = [g for g in self.grants if g > self.t - DAY_MS]
         expect: str | None = None
+        running = self.state == "INFUSING" or (self.state == "BOLUS" and self.resume)
         if cfg is None:
             expect = "NOT_CONFIGURED"
-        elif self.state == "BOLUS":
-            expect = "BOLUS_ACTIVE"
-        elif self.state != "INFUSING":
+        elif not running:
             expect = "NOT_INFUSING"
         elif self.grants and self.t < self.grants[-1] + cfg["lockout_ms"]:
             expect = "LOCKOUT"
         elif len(self.grants) >= cfg["max_per_24h"]:
             expect = "DAILY_MAXIMUM"
+        elif self.state == "BOLUS":
+            expect = "BOLUS_ACTIVE"
         else:
             vol = self.patient_volume(cfg["dose_ug"])
             total = self.basal_window_pg() + self.recent_bolus_pg() + vol * self._limit_conc()
