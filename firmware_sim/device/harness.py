@@ -14,7 +14,8 @@ once, as a pump with a clinician programmer and a patient controller in range. A
 connects while another is connected (or while the pump end is being reopened) gets a link of its
 own, served by a further :class:`Device` on the same model: each host has its own session,
 sequence numbers and telemetry, every host receives the alarm events, and all devices share one
-lock (``vp.device.lock``) and one authentication back-off. ``hosts=1`` turns this off (a second
+lock (``vp.device.lock``) and one authentication back-off, in which each host is a sender of
+its own (a guesser on one host never delays another). ``hosts=1`` turns this off (a second
 host is refused, as on a point-to-point line).
 """
 from __future__ import annotations
@@ -36,7 +37,9 @@ from protocol import DEVELOPMENT_KEYS, Role
 from hal.faults import FaultInjector, parse_fault_spec
 from hal.virtual import VirtualLink, accept_extra_hosts, refuse_extra_hosts
 
-from .device import Device, GrowingBackoff
+from protocol.backoff import AuthBackoff
+
+from .device import Device
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class VirtualPump:
         self.baud = baud
         self.lock = threading.RLock()
         self._limiter = self._new_limiter()
+        self._senders = 0  # extra hosts are senders 1, 2, ... for the back-off accounts
         self._extra: dict[VirtualLink, tuple[Device, threading.Event, threading.Thread]] = {}
         self._extra_lock = threading.Lock()
         self.link: hal.Link = self._open_link()
@@ -88,13 +92,13 @@ class VirtualPump:
     def _new_limiter(self) -> Any:
         if "auth_limiter" in self.device_options:
             return self.device_options["auth_limiter"]
-        return GrowingBackoff()  # one back-off per pump, whatever host a proof comes from
+        return AuthBackoff()  # one per pump; each host is a sender of its own (PROTOCOL.md 4)
 
-    def _device_on(self, pump: Pump, link: hal.Link, reopen: Any) -> Device:
+    def _device_on(self, pump: Pump, link: hal.Link, reopen: Any, sender: int = 0) -> Device:
         options = {k: v for k, v in self.device_options.items() if k != "auth_limiter"}
         device = Device(pump, link, self.keys, serial_number=self.serial_number,
                         log_frames=self.log_frames, reopen=reopen, auth_limiter=self._limiter,
-                        **options)
+                        sender=sender, **options)
         device.lock = self.lock  # one model: every host's device takes the same lock
         return device
 
@@ -118,12 +122,14 @@ class VirtualPump:
             self._start_extra(link, self.pump)
 
     def _start_extra(self, link: VirtualLink, pump: Pump) -> None:
-        """A device for ``link`` on ``pump``, serving in a thread (caller holds _extra_lock)."""
+        """A device for ``link`` on ``pump``, serving in a thread (caller holds _extra_lock);
+        each host is a sender of its own for the pump's back-off accounting."""
         served: hal.Link = link
         if self.faults is not None:
             plan = parse_fault_spec(self.faults) if isinstance(self.faults, str) else self.faults
             served = FaultInjector(link, plan)
-        device = self._device_on(pump, served, None)
+        self._senders += 1
+        device = self._device_on(pump, served, None, sender=self._senders)
         stop = threading.Event()
         thread = threading.Thread(target=self._run_extra, args=(link, device, stop),
                                   name=f"pump-device {link.name}", daemon=True)

@@ -202,16 +202,20 @@ class PumpModel(RuleBasedStateMachine):
         now = before.time_ms
         cfg = self.patient_cfg
         expected: DenialReason | None = None
+        # PROTOCOL.md's precedence: NOT_CONFIGURED, NOT_INFUSING, LOCKOUT, DAILY_MAXIMUM,
+        # BOLUS_ACTIVE (a bolus over a running schedule still counts as infusing).
+        schedule_running = before.state is S.INFUSING or (
+            before.state is S.BOLUS and self.pump.resume_infusing)
         if cfg is None:
             expected = DenialReason.NOT_CONFIGURED
-        elif before.state is S.BOLUS:
-            expected = DenialReason.BOLUS_ACTIVE
-        elif before.state is not S.INFUSING:
+        elif not schedule_running:
             expected = DenialReason.NOT_INFUSING
         elif self.grants and now < self.grants[-1] + cfg["lockout_ms"]:
             expected = DenialReason.LOCKOUT
         elif len([g for g in self.grants if g > now - DAY_MS]) >= cfg["max_per_24h"]:
             expected = DenialReason.DAILY_MAXIMUM
+        elif before.state is S.BOLUS:
+            expected = DenialReason.BOLUS_ACTIVE
         r = self.pump.request_patient_bolus()
         evs = self.pump.read_events(n, 100)
         if r.granted:
