@@ -1,6 +1,7 @@
 """PROTOCOL.md ALARM_EVENT, GET_ALARMS, ACK_ALARM, READ_LOG: alarms pushed as they are raised,
 listed and acknowledged; the event log gapless, growing with every executed command and with
-nothing for a refusal. Alarms on demand need the emulator's INJECT_FAULT (skipped on other pumps)."""
+nothing for a refusal. Alarms on demand need the emulator's INJECT_FAULT (skipped on other
+pumps)."""
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -6,7 +6,8 @@ Codes not exercised here and why: FRAMING and UNSUPPORTED_VERSION are never answ
 test_framing); BUSY, STORAGE_ERROR and INTERNAL_ERROR need a failing pump; NO_PROGRAM,
 RESERVOIR_EMPTY and NO_DEFAULT_PLAN need a pump never programmed or run empty;
 WITHDRAW_REQUIRED cannot happen through REFILL_COMPLETE (it
-applies its own withdrawn volume first); WEEKDAY_NOT_SUPPORTED applies only to models without weekday plans; RATE_LIMITED is in
+applies its own withdrawn volume first); WEEKDAY_NOT_SUPPORTED applies only to models without
+weekday plans; RATE_LIMITED is in
 test_zz_backoff (it runs last: it holds the pump's back-off for a few seconds)."""
 from __future__ import annotations
 
