@@ -9,7 +9,11 @@ The year is run ``--repeat`` times (default 3) on fresh pumps and the fastest ru
 as ``timeit`` does: the slower runs measure other load on the machine, not the model. Every run
 must end in the same state.
 
-    python benchmarks/timewarp.py [--json] [--profile] [--repeat N]
+With ``--mechanism`` the delivery mechanism is active: its stroke error model on, a +14.5 %
+over-infusion fault in force all year, the truth ledger read after every patient request and the
+refills withdrawing the true volume.
+
+    python benchmarks/timewarp.py [--json] [--profile] [--repeat N] [--mechanism]
 """
 from __future__ import annotations
 
@@ -25,8 +29,9 @@ HOUR_MS = 3_600_000
 REQUEST_HOURS = (7, 10, 13, 16, 19, 22)
 
 
-def make_pump() -> Pump:
-    """A 40 mL pump on morphine 10 mg/mL, 48-step schedule, patient boluses configured."""
+def make_pump(mechanism: bool = False) -> Pump:
+    """A 40 mL pump on morphine 10 mg/mL, 48-step schedule, patient boluses configured
+    (``mechanism``: error model on and a +14.5 % over-infusion in force)."""
     pump = Pump(load_profile("ip40"), Storage(":memory:"))
     steps = [(i * 30, 600_000 + (i % 8) * 100_000) for i in range(48)]
     pump.program_therapy("morphine", 10_000, Schedule.daily(steps))
@@ -36,18 +41,22 @@ def make_pump() -> Pump:
     pump.start()
     pump.configure_patient_bolus(dose_ug=200, duration_ms=15 * 60_000, lockout_ms=2 * HOUR_MS,
                                  max_per_24h=6)
+    if mechanism:
+        pump.set_error_model(True)
+        pump.raise_fault("over_infusion", permille=145)
     return pump
 
 
 def refill(pump: Pump) -> None:
     """Withdraw what is left and fill 40 mL again."""
     pump.refill_begin()
-    pump.refill_withdrawn(pump.status().reservoir_nl)
+    pump.refill_withdrawn(pump.true_reservoir_nl)
     pump.refill_complete(40_000_000, 10_000)
 
 
-def run_days(pump: Pump, days: int, step_ms: int | None = None) -> None:
-    """Drive the scenario; ``step_ms`` set = naive loop advancing by that step."""
+def run_days(pump: Pump, days: int, step_ms: int | None = None, truth: bool = False) -> None:
+    """Drive the scenario; ``step_ms`` set = naive loop advancing by that step; ``truth``:
+    read the truth ledger after every patient request."""
     t = pump.status().time_ms
     for day in range(days):
         base = day * DAY_MS
@@ -64,6 +73,8 @@ def run_days(pump: Pump, days: int, step_ms: int | None = None) -> None:
             t = target
             if hour != 24:
                 pump.request_patient_bolus()
+                if truth:
+                    pump.truth()
 
 
 def main() -> None:
@@ -72,6 +83,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--profile", action="store_true", help="print a cProfile summary")
     ap.add_argument("--repeat", type=int, default=3, help="year runs, fastest reported (3)")
+    ap.add_argument("--mechanism", action="store_true",
+                    help="error model on, +14.5 %% over-infusion, truth read at every request")
     args = ap.parse_args()
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
@@ -80,16 +93,18 @@ def main() -> None:
     runs: list[float] = []
     final = None
     for i in range(args.repeat):
-        pump = make_pump()
+        pump = make_pump(args.mechanism)
         t0 = time.perf_counter()
         if prof and i == 0:
             prof.enable()
-        run_days(pump, 365)
+        run_days(pump, 365, truth=args.mechanism)
         if prof and i == 0:
             prof.disable()
         runs.append(time.perf_counter() - t0)
         st = pump.status()
         assert st.filled_nl == st.delivered_nl + st.reservoir_nl + st.withdrawn_nl
+        tr = pump.truth()
+        assert tr.filled_nl == tr.patient_nl + tr.leaked_nl + tr.reservoir_nl + tr.withdrawn_nl
         assert final is None or st == final, "runs of the same scenario differ"
         final = st
     assert final is not None
@@ -97,15 +112,15 @@ def main() -> None:
     events = pump.segments
     st = final
 
-    tick_pump = make_pump()
+    tick_pump = make_pump(args.mechanism)
     t0 = time.perf_counter()
-    run_days(tick_pump, 1, step_ms=1000)
+    run_days(tick_pump, 1, step_ms=1000, truth=args.mechanism)
     tick_day_s = time.perf_counter() - t0
     speedup = tick_day_s * 365 / year_s
 
     if args.json:
         print(json.dumps({"seconds_per_year": round(year_s, 4), "events": events,
-                          "speedup_vs_tick": round(speedup, 1)}))
+                          "speedup_vs_tick": round(speedup, 1), "mechanism": args.mechanism}))
     else:
         print(f"event-driven: {year_s:.3f} s per simulated year, {events} events (segments), "
               f"{st.event_count} log entries, state {st.state.name}, "

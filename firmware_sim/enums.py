@@ -1,106 +1,18 @@
-"""Shared enumerations of the pump model.
+"""Enumerations of the pump model.
 
-Names and values are those of the project's conventions (the protocol encodes the same values).
+The shared ones (therapy state, alarms, bolus kinds, roles, weekdays, denial reasons) are
+declared once in :mod:`vocabulary` and re-exported here so existing imports keep working;
+:class:`RejectCode` is the model's own.
 """
 from __future__ import annotations
 
 import enum
 
+from vocabulary import (ALARM_PRIORITY, DENIAL_PRECEDENCE, Alarm, AlarmPriority, BolusKind,
+                        DenialReason, EventKind, Role, TherapyState, Weekday)
 
-class TherapyState(enum.IntEnum):
-    """Therapy state of the pump (u8 on the wire)."""
-
-    STOPPED = 0
-    INFUSING = 1
-    BOLUS = 2
-    REFILL = 3
-    EMPTY = 4
-    FAULT = 5  # motor stall
-    END_OF_SERVICE = 6
-
-
-class AlarmPriority(enum.IntEnum):
-    """Alarm priority (u8)."""
-
-    LOW = 1
-    MEDIUM = 2
-    HIGH = 3
-
-
-class Alarm(enum.IntEnum):
-    """Alarm, valued by its bit index in the u16 alarm bitmask."""
-
-    LOW_RESERVOIR = 0
-    EMPTY_RESERVOIR = 1
-    REFILL_DUE = 2
-    BATTERY_ERI = 3
-    END_OF_SERVICE = 4
-    MOTOR_STALL = 5
-    MEMORY_ERROR = 6
-    REFILL_DISCREPANCY = 7
-
-    @property
-    def priority(self) -> AlarmPriority:
-        """The alarm's fixed priority."""
-        return ALARM_PRIORITY[self]
-
-    @property
-    def mask(self) -> int:
-        """The alarm's bit in the u16 bitmask."""
-        return 1 << int(self)
-
-
-ALARM_PRIORITY: dict[Alarm, AlarmPriority] = {
-    Alarm.LOW_RESERVOIR: AlarmPriority.MEDIUM,
-    Alarm.EMPTY_RESERVOIR: AlarmPriority.HIGH,
-    Alarm.REFILL_DUE: AlarmPriority.LOW,
-    Alarm.BATTERY_ERI: AlarmPriority.MEDIUM,
-    Alarm.END_OF_SERVICE: AlarmPriority.HIGH,
-    Alarm.MOTOR_STALL: AlarmPriority.HIGH,
-    Alarm.MEMORY_ERROR: AlarmPriority.HIGH,
-    Alarm.REFILL_DISCREPANCY: AlarmPriority.MEDIUM,
-}
-
-
-class BolusKind(enum.IntEnum):
-    """Kind of the bolus in progress (u8)."""
-
-    NONE = 0
-    CLINICIAN = 1
-    PATIENT = 2
-    PRIMING = 3
-    BRIDGE = 4
-
-
-class Role(enum.IntEnum):
-    """Who issues a command (u8)."""
-
-    CLINICIAN = 1
-    PATIENT = 2
-
-
-class Weekday(enum.IntEnum):
-    """Day of the week of a schedule plan; EVERY_DAY (0xFF) is the default plan."""
-
-    MONDAY = 0
-    TUESDAY = 1
-    WEDNESDAY = 2
-    THURSDAY = 3
-    FRIDAY = 4
-    SATURDAY = 5
-    SUNDAY = 6
-    EVERY_DAY = 0xFF
-
-
-class DenialReason(enum.IntEnum):
-    """Why a patient bolus request was denied (u8)."""
-
-    LOCKOUT = 1
-    DAILY_MAXIMUM = 2
-    NOT_CONFIGURED = 3
-    NOT_INFUSING = 4
-    HARD_DAILY_LIMIT = 5
-    BOLUS_ACTIVE = 6
+__all__ = ["ALARM_PRIORITY", "DENIAL_PRECEDENCE", "Alarm", "AlarmPriority", "BolusKind",
+           "DenialReason", "EventKind", "RejectCode", "Role", "TherapyState", "Weekday"]
 
 
 class RejectCode(str, enum.Enum):

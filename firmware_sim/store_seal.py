@@ -1,6 +1,7 @@
 """Integrity hashes of the pump's store: the event-log hash chain and the state seal.
 
-Both are SHA-256 over a canonical JSON encoding (so no two different rows hash the same input);
+Both are SHA-256 over an unambiguous encoding (JSON for event rows, length-prefixed text for
+the state), so no two different rows hash the same input;
 the seal is an HMAC-SHA256 when the store has a key. A seal binds the state text (which carries
 the device profile and so every drug limit) to the exact length and content of the event log.
 """
@@ -32,7 +33,9 @@ def chain_next(prev: str, idx: Any, time_ms: Any, kind: Any, details: Any) -> st
 def seal_of(key: bytes | None, state_text: str, event_count: int, head: str) -> str:
     """Seal (hex) of a state row: SHA-256, or HMAC-SHA256 with ``key``, over the state text,
     the number of events and the chain head."""
-    data = json.dumps(["intrapump-state", state_text, event_count, head]).encode()
+    text = state_text.encode()
+    data = b"".join((b"intrapump-state\0%d\0%d\0" % (event_count, len(text)), text,
+                     head.encode()))  # the length prefix keeps the encoding unambiguous
     if key:
         return hmac.new(key, data, hashlib.sha256).hexdigest()
     return hashlib.sha256(data).hexdigest()

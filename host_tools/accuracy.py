@@ -211,8 +211,12 @@ def rich_table(report: AccuracyReport) -> Any:
     for p in report.trumpet:
         table.add_row(str(p.window_min), str(p.windows), f"{p.max_error_percent:+.2f}",
                       f"{p.min_error_percent:+.2f}")
-    table.caption = (f"mean error {report.mean_error_percent:+.2f} % over the second hour "
-                     f"(declared {s['declared_error_percent']:+.2f} %)")
+    hour_nl = s["rate_nl_per_day"] // 24
+    resolution = 100 * s["stroke_volume_nl"] / hour_nl if s["error_model"] else 0.0
+    table.caption = (f"mean error {report.mean_error_percent:+.2f} % over the second hour; the "
+                     f"profile declares {s['declared_error_percent']:+.2f} % (faults replace it); "
+                     f"resolution +/-{resolution:.2f} % (one {s['stroke_volume_nl']} nL stroke "
+                     f"in the hour's {hour_nl} nL)")
     return table
 
 

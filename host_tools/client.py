@@ -44,17 +44,22 @@ import hal
 from hal.base import Link
 from hal.errors import LinkClosed, LinkError, LinkOpenError
 from protocol import messages as wire
+from protocol.messages import PROTOCOL_MINOR
 from protocol.decoder import StreamDecoder
 from protocol.enums import (FAULT_WIRE, Alarm, AlarmPriority, BolusKind, FaultAction, FaultKind,
                             FrameKind, MessageType as MT, Role, Weekday)
 from protocol.errors import NakCode, ProtocolError
 from protocol.frame import Frame, encode_frame
 from protocol.keys import DEVELOPMENT_KEYS
+from protocol.log_records import decode_record, describe_record
+from protocol.host_layer import IDEMPOTENT, Exchange, Recovery, Verdict, recovery
 from protocol.session import HostSession
 
-from host_tools.errors import (AuthenticationFailed, ConnectionFailed, ProtocolViolation,
-                               PumpError, Refused, ResponseTimeout, refusal_from_nak)
+from host_tools.errors import (AuthenticationFailed, ConnectionFailed, OutcomeUnknown,
+                               ProtocolViolation, PumpError, Refused, ResponseTimeout,
+                               refusal_from_nak)
 from host_tools.records import (AlarmEvent, AlarmInfo, BolusStarted, ClockReading, Drug,
+                                DrugLibraryEntry,
                                 Identity, Limits, LogEntry, LogPage, PatientBolusResult, RefillResult, Schedule,
                                 Status, StatusPush, Step, _enum)
 
@@ -62,13 +67,6 @@ log = logging.getLogger(__name__)
 
 Event = AlarmEvent | StatusPush
 
-# Requests whose second execution leaves the pump exactly as the first did: safe to send again
-# under a new session when the outcome of the first attempt is unknown.
-IDEMPOTENT: frozenset[MT] = frozenset({
-    MT.IDENTIFY, MT.GET_STATUS, MT.GET_DRUG, MT.SET_DRUG, MT.GET_SCHEDULE, MT.SET_SCHEDULE,
-    MT.GET_LIMITS, MT.SET_LIMITS, MT.GET_ALARMS, MT.READ_LOG, MT.GET_CLOCK, MT.SET_TELEMETRY,
-    MT.SESSION_CLOSE,
-})
 # Naks that mean "this client broke the protocol" rather than "the pump refuses the command".
 _VIOLATIONS = {NakCode.FRAMING, NakCode.UNSUPPORTED_VERSION, NakCode.UNKNOWN_MESSAGE_TYPE,
                NakCode.MALFORMED_PAYLOAD, NakCode.BAD_TAG, NakCode.STALE_SEQUENCE}
@@ -88,6 +86,7 @@ class ClientStats:
     reconnects: int = 0
     bad_frames: int = 0
     late_responses: int = 0
+    untrusted: int = 0  # untagged NO_SESSION / BAD_TAG answers inside a session (not trusted)
     events: int = 0
     events_dropped: int = 0
 
@@ -106,20 +105,23 @@ class PumpClient:
     ``url`` is a hal URL (``virtual://NAME``, ``/dev/pts/5``, ``tcp://HOST:PORT``, ...) or an open
     :class:`hal.Link` (not closed by the client). ``key`` is the role key (bytes); None uses the
     development key. ``timeout_s`` bounds the wait for each answer, ``retries`` the number of
-    retransmissions after the first send. ``event_queue`` bounds the queue of unread events
+    retransmissions after the first send. ``auth_wait_s`` bounds how long a handshake waits out
+    the pump's authentication back-off (0: give up at the first RATE_LIMITED).
+    ``event_queue`` bounds the queue of unread events
     (the oldest are dropped and counted). Nothing is opened before :meth:`open` (or ``with``);
     a request on an unopened client opens it. ``link_options`` go to ``hal.open``.
     """
 
     def __init__(self, url: str | Link, role: Role | str = Role.CLINICIAN, key: bytes | None = None,
                  *, timeout_s: float = 0.5, retries: int = 3, event_queue: int = 1000,
-                 **link_options: Any) -> None:
+                 auth_wait_s: float = 10.0, **link_options: Any) -> None:
         self.role = Role[role.upper()] if isinstance(role, str) else Role(role)
         self.key = bytes(key) if key is not None else DEVELOPMENT_KEYS[self.role]
         if timeout_s <= 0 or retries < 0:
             raise ValueError("timeout_s must be > 0 and retries >= 0")
         self.timeout_s = timeout_s
         self.retries = retries
+        self.auth_wait_s = auth_wait_s
         self.stats = ClientStats()
         self._url = url if isinstance(url, str) else None
         self._given_link = None if isinstance(url, str) else url
@@ -139,6 +141,7 @@ class PumpClient:
         self._event_cond = threading.Condition()
         self._callbacks: list[Callable[[Event], None]] = []
         self._handshake_seq = int.from_bytes(os.urandom(4), "big")
+        self._minor = PROTOCOL_MINOR  # minor version of the sessions opened (0 with a 1.0 pump)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -362,8 +365,8 @@ class PumpClient:
         """Open a session; a timed-out handshake is restarted from scratch (a pending pump
         session accepts one proof only, so a proof is never retransmitted)."""
         last: PumpError | None = None
-        for _ in range(self.retries + 1):
-            session = HostSession(self.role, self.key)
+        for _ in range(self.retries + 2):
+            session = HostSession(self.role, self.key, protocol_minor=self._minor)
             # Handshake frames are not sequence-checked; a fresh seq per attempt tells a late
             # answer to an abandoned attempt apart from the answer to this one.
             self._handshake_seq = (self._handshake_seq + 2) & 0x7FFFFFFF or 2
@@ -372,13 +375,17 @@ class PumpClient:
                 challenge = self._raw_exchange(
                     encode_frame(MT.SESSION_OPEN, session.open_fields(), seq), seq,
                     MT.SESSION_OPEN, (MT.SESSION_CHALLENGE,), None, retries=0)
-                accepted = self._raw_exchange(
+                accepted = self._prove(
                     encode_frame(MT.SESSION_PROOF, session.proof_fields(challenge), seq + 1),
-                    seq + 1, MT.SESSION_PROOF, (MT.SESSION_ACCEPTED,), None, retries=0)
+                    seq + 1)
             except ResponseTimeout as exc:
                 last = exc
                 continue
             except Refused as exc:
+                if exc.code == NakCode.MALFORMED_PAYLOAD and self._minor:
+                    log.info("%s: a protocol 1.0 pump: opening a 1.0 session", self.name)
+                    self._minor = 0  # a 1.0 pump knows only the 17-byte SESSION_OPEN
+                    continue
                 if exc.code in (NakCode.AUTH_FAILED, NakCode.RATE_LIMITED):
                     raise AuthenticationFailed(
                         f"{self.name}: the pump refused the {self.role.name.lower()} key "
@@ -400,72 +407,96 @@ class PumpClient:
             return
         raise ConnectionFailed(f"{self.name}: no answer from a pump ({last})")
 
+    def _prove(self, proof: bytes, seq: int) -> dict[str, Any]:
+        """Send SESSION_PROOF; while the pump answers RATE_LIMITED (its back-off), keep the
+        challenge and send the same proof again after ``retry_after_ms`` (at most 1 s apart),
+        for up to ``auth_wait_s`` seconds (PROTOCOL.md section 4, "Authentication back-off")."""
+        give_up = time.monotonic() + self.auth_wait_s
+        while True:
+            try:
+                return self._raw_exchange(proof, seq, MT.SESSION_PROOF, (MT.SESSION_ACCEPTED,),
+                                          None, retries=0)
+            except Refused as exc:
+                wait = min(max(exc.retry_after_ms, 10) / 1000, 1.0)
+                if exc.code != NakCode.RATE_LIMITED or time.monotonic() + wait > give_up:
+                    raise
+                log.info("%s: pump backing off; proving again in %.2f s", self.name, wait)
+                time.sleep(wait)
+
     def _raw_exchange(self, frame_bytes: bytes, seq: int, request: MT,
                       expect: tuple[MT, ...], session: HostSession | None,
                       timeout_s: float | None = None, retries: int | None = None) -> dict[str, Any]:
-        """Send ``frame_bytes`` and wait for its answer, retransmitting the same bytes on
-        timeout. Returns the answer's fields; raises Refused (nak), ResponseTimeout, _Lost,
-        ProtocolViolation."""
+        """Send ``frame_bytes`` and wait for its authentic answer, retransmitting the same bytes
+        on timeout (the rules are :class:`protocol.host_layer.Exchange`'s). Returns the answer's
+        fields; raises Refused (nak), ResponseTimeout, _Lost, ProtocolViolation."""
         link = self._link
         if link is None:
             raise _Lost("not connected", sent=False)
-        timeout_s = self.timeout_s if timeout_s is None else timeout_s
-        retries = self.retries if retries is None else retries
-        violation: str | None = None
-        sent = False
+        timeout_ms = int(1000 * (self.timeout_s if timeout_s is None else timeout_s))
+        exchange = Exchange(request, seq, session, self.retries if retries is None else retries)
         with self._cond:
             self._responses.clear()
-        for attempt in range(retries + 1):
-            if attempt:
+        while True:
+            if exchange.attempts:
                 self.stats.retransmits += 1
                 log.debug("%s: retransmitting %s seq %d (attempt %d)", self.name, request.name,
-                          seq, attempt + 1)
+                          seq, exchange.attempts + 1)
             try:
                 link.write(frame_bytes)
             except LinkError as exc:
-                raise _Lost(f"link lost while sending: {exc}", sent=sent) from None
-            sent = True
-            deadline = time.monotonic() + timeout_s
-            while True:
-                frame = self._wait_response(deadline, sent)
-                if frame is None:
-                    break
-                if frame.seq != seq:  # a NO_SESSION nak too: it answers another frame
-                    self.stats.late_responses += 1
-                    continue
-                try:
-                    if session is not None:
-                        session.check_response(frame, seq)
-                    elif frame.tag is not None or frame.session_id != 0:
-                        raise ProtocolError(NakCode.BAD_TAG, "tagged answer to a handshake frame")
-                except ProtocolError as exc:
-                    if exc.code == NakCode.NO_SESSION and frame.tag is None:
-                        raise _Lost("the pump has no session for this client (restarted?)",
-                                    sent=attempt > 0) from None
-                    self.stats.bad_frames += 1
-                    violation = f"{frame.name} seq {frame.seq}: {exc}"
-                    log.warning("%s: discarding answer: %s", self.name, violation)
-                    continue
-                if frame.fields is None:
-                    self.stats.bad_frames += 1
-                    violation = f"{frame.name} seq {frame.seq}: {frame.error}"
-                    continue
-                if frame.msg_type == MT.NAK:
-                    self.stats.naks += 1
-                    raise refusal_from_nak(frame.fields, request)
-                if frame.msg_type not in expect:
-                    if session is None:  # a late answer to an earlier handshake frame
-                        self.stats.late_responses += 1
-                        continue
-                    raise ProtocolViolation(
-                        f"{request.name} answered with {frame.name}, expected "
-                        f"{'/'.join(t.name for t in expect)}")
-                return frame.fields
+                raise _Lost(f"link lost while sending: {exc}", sent=exchange.attempts > 0) from None
+            exchange.sent(_now_ms(), timeout_ms)
+            frame = self._await_answer(exchange)
+            if frame is not None:
+                return self._answer_fields(frame, request, expect, session)
+            if not exchange.on_timeout():
+                break
         self.stats.timeouts += 1
-        if violation is not None:
-            raise ProtocolViolation(f"{self.name}: no valid answer to {request.name}: {violation}")
-        raise ResponseTimeout(f"{self.name}: no answer to {request.name} after {retries + 1} "
-                              f"attempts of {timeout_s:g} s", retries + 1)
+        if exchange.only_untrusted_no_session:
+            raise _Lost("only unauthenticated NO_SESSION answers (the pump restarted, or a "
+                        "forger is on the link)", sent=True)
+        if exchange.invalid is not None or exchange.untrusted:
+            what = exchange.invalid or ", ".join(f"untagged {c.name}" for c in exchange.untrusted)
+            raise ProtocolViolation(f"{self.name}: no authentic answer to {request.name}: {what}")
+        raise ResponseTimeout(f"{self.name}: no answer to {request.name} after "
+                              f"{exchange.attempts} attempts of {timeout_ms / 1000:g} s",
+                              exchange.attempts)
+
+    def _await_answer(self, exchange: Exchange) -> Frame | None:
+        """The authentic answer of ``exchange`` before its deadline, or None. Untrusted hints
+        (untagged NO_SESSION / BAD_TAG), late and invalid frames are counted and skipped."""
+        deadline = time.monotonic() + max(0, exchange.deadline_ms - _now_ms()) / 1000
+        while True:
+            frame = self._wait_response(deadline, sent=True)
+            if frame is None:
+                return None
+            verdict, why = exchange.classify(frame)
+            if verdict is Verdict.ANSWER:
+                return frame
+            if verdict is Verdict.LATE:
+                self.stats.late_responses += 1
+            elif verdict is Verdict.UNTRUSTED:
+                self.stats.untrusted += 1
+                log.info("%s: %s for seq %d is not authenticated: waiting for the real answer",
+                         self.name, why, exchange.seq)
+            else:
+                self.stats.bad_frames += 1
+                log.warning("%s: discarding answer: %s", self.name, why)
+
+    def _answer_fields(self, frame: Frame, request: MT, expect: tuple[MT, ...],
+                       session: HostSession | None) -> dict[str, Any]:
+        """Fields of an authentic answer; Refused for a NAK, ProtocolViolation otherwise."""
+        if frame.fields is None:
+            self.stats.bad_frames += 1
+            raise ProtocolViolation(f"{self.name}: {frame.name} seq {frame.seq}: {frame.error}")
+        if frame.msg_type == MT.NAK:
+            self.stats.naks += 1
+            raise refusal_from_nak(frame.fields, request)
+        if frame.msg_type not in expect:
+            raise ProtocolViolation(
+                f"{request.name} answered with {frame.name}, expected "
+                f"{'/'.join(t.name for t in expect)}")
+        return frame.fields
 
     def _wait_response(self, deadline: float, sent: bool) -> Frame | None:
         """The next response frame, or None at the deadline (the caller holds the request
@@ -523,11 +554,15 @@ class PumpClient:
                 try:
                     return self._exchange(request, fields, expect)
                 except _Lost as lost:
-                    if reconnected or (lost.sent and request not in IDEMPOTENT):
+                    if reconnected:
                         self._teardown()
-                        raise ConnectionFailed(
+                        raise ConnectionFailed(f"{self.name}: {lost}") from None
+                    if recovery(request, lost.sent) is Recovery.READ_BACK:
+                        self._reopen_quietly(lost)
+                        raise OutcomeUnknown(
                             f"{self.name}: {lost}; {request.name} may or may not have been "
-                            f"executed: check the pump before repeating it") from None
+                            f"executed: read the pump's state (status, event log) before "
+                            f"repeating it") from None
                     self._recover(lost)
                     reconnected = True
                 except Refused as exc:
@@ -537,6 +572,14 @@ class PumpClient:
                         time.sleep(min(max(exc.retry_after_ms, 10) / 1000, MAX_BUSY_WAIT_S))
                         continue
                     raise
+
+    def _reopen_quietly(self, cause: _Lost) -> None:
+        """Reopen the session after a request of unknown fate so that the caller can read the
+        state; a failure here leaves the client closed (the next request reopens)."""
+        try:
+            self._recover(cause)
+        except PumpError as exc:
+            log.warning("%s: could not reopen the session: %s", self.name, exc)
 
     def _recover(self, cause: _Lost | None) -> None:
         if cause is not None:
@@ -563,12 +606,19 @@ class PumpClient:
             if not self.connected:
                 self._recover(None)
             try:
-                fields = self._raw_exchange(encode_frame(MT.IDENTIFY), 0, MT.IDENTIFY,
-                                            (MT.IDENTITY,), None)
+                fields = self._identify(self._minor)
+            except Refused as exc:
+                if exc.code != NakCode.MALFORMED_PAYLOAD or not self._minor:
+                    raise
+                fields = self._identify(0)  # a 1.0 pump knows only the empty IDENTIFY
             except _Lost as exc:
                 raise ConnectionFailed(f"{self.name}: {exc}") from None
         self._identity = Identity.from_fields(fields)
         return self._identity
+
+    def _identify(self, minor: int) -> dict[str, Any]:
+        request = encode_frame(MT.IDENTIFY, {"protocol_minor": minor} if minor else None)
+        return self._raw_exchange(request, 0, MT.IDENTIFY, (MT.IDENTITY,), None)
 
     @property
     def identity(self) -> Identity:
@@ -589,6 +639,17 @@ class PumpClient:
         self.request(MT.SET_DRUG, {"drug_name": name,
                                    "concentration_ug_per_ml": _uint(concentration_ug_per_ml,
                                                                     "concentration_ug_per_ml")})
+
+    def drug_library(self) -> tuple[DrugLibraryEntry, ...]:
+        """Every drug the pump accepts, with its concentration range and daily limits
+        (protocol 1.1; a 1.0 pump refuses GET_DRUG_LIBRARY: ProtocolViolation)."""
+        return tuple(DrugLibraryEntry.from_fields(e)
+                     for e in self.request(MT.GET_DRUG_LIBRARY)["drugs"])
+
+    def drug_entry(self, name: str) -> DrugLibraryEntry | None:
+        """The library entry of drug ``name`` (matched case-insensitively, as the pump
+        does), or None when the pump does not list it."""
+        return next((d for d in self.drug_library() if d.name.lower() == name.lower()), None)
 
     def schedule(self, weekday: Weekday | int = Weekday.EVERY_DAY) -> Schedule:
         """A schedule plan: the every-day plan by default, or one weekday's."""
@@ -683,8 +744,7 @@ class PumpClient:
         """One page (at most 16 entries) of the event log from ``start_index``."""
         f = self.request(MT.READ_LOG, {"start_index": _uint(start_index, "start_index"),
                                        "count": max(1, min(int(count), wire.MAX_LOG_ENTRIES))})
-        return LogPage(f["total_count"], tuple(LogEntry(e["index"], e["time_ms"], e["kind"],
-                                                        e["detail"]) for e in f["entries"]))
+        return LogPage(f["total_count"], tuple(_log_entry(e) for e in f["entries"]))
 
     def iter_log(self, start_index: int = 0, end_index: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> Iterator[LogEntry]:
@@ -737,9 +797,16 @@ class PumpClient:
                                        "value": _uint(value, "value")})
 
 
-def _is_no_session(frame: Frame) -> bool:
-    return (frame.tag is None and frame.msg_type == MT.NAK and bool(frame.fields)
-            and frame.fields.get("code") == NakCode.NO_SESSION)
+def _log_entry(e: Mapping[str, Any]) -> LogEntry:
+    """A LogEntry from a 1.1 typed entry (named values) or a 1.0 entry (its detail text)."""
+    if "detail" in e:
+        return LogEntry(e["index"], e["time_ms"], e["kind"], e["detail"])
+    return LogEntry(e["index"], e["time_ms"], e["kind"], describe_record(e["kind"], e),
+                    decode_record(e["kind"], e))
+
+
+def _now_ms() -> int:
+    return int(time.monotonic() * 1000)
 
 
 def _uint(value: Any, name: str, bits: int = 32) -> int:

@@ -176,11 +176,7 @@ class Demo:
 
     def control_steps(self) -> None:
         section("8. the control API: jump the clock, stall the motor, the programmer sees it")
-        before = self.ctl("status", "--json", json_out=True)
         self.sim_control("clock", "advance", "6h")
-        after = self.ctl("status", "--json", json_out=True)
-        print(f"{(before['reservoir_nl'] - after['reservoir_nl']) / 1e6:.3f} mL delivered in "
-              "the jump", flush=True)
         self.sim_control("faults", "add", "motor_stall")
         stalled = self.ctl("status", "--json", json_out=True)
         if stalled["state"] != "FAULT" or "MOTOR_STALL" not in stalled["active_alarms"]:

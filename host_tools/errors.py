@@ -27,6 +27,12 @@ class ConnectionFailed(PumpError):
     """The link to the pump could not be opened, or was lost."""
 
 
+class OutcomeUnknown(ConnectionFailed):
+    """A request that is not idempotent may or may not have been executed (the session was
+    lost, or only unauthenticated answers came back). The client has reopened the session when
+    it could; read the pump's state before repeating the request."""
+
+
 class AuthenticationFailed(PumpError):
     """The session handshake failed; ``retry_after_ms`` > 0 when the pump is backing off."""
 
@@ -108,5 +114,5 @@ def refusal_from_nak(fields: dict, request: MessageType | int | None = None) -> 
     return cls(code, field, reason, request, int(fields.get("retry_after_ms", 0)))
 
 
-__all__ = ["AuthenticationFailed", "ConnectionFailed", "Forbidden", "ProtocolViolation",
+__all__ = ["AuthenticationFailed", "ConnectionFailed", "Forbidden", "OutcomeUnknown", "ProtocolViolation",
            "PumpError", "Refused", "ResponseTimeout", "refusal_from_nak"]

@@ -38,8 +38,19 @@ def compile_plans(plans: Iterable[WireSchedule]) -> CompiledSchedule | None:
     return CompiledSchedule(Schedule(model_plans))
 
 
-def _numbers(detail: str) -> dict[str, int]:
-    return {k: int(v) for k, v in _KV.findall(detail)}
+def _values(e: LogEntry) -> dict[str, object]:
+    """Named values of an entry: the typed record of a 1.1 pump (enumerations by name), or
+    what a 1.0 pump's detail text says (``old->new`` of STATE, ``key=number`` pairs, a leading
+    bolus kind)."""
+    if e.values:
+        return {k: getattr(v, "name", v) for k, v in e.values.items()}
+    out: dict[str, object] = {k: int(v) for k, v in _KV.findall(e.detail)}
+    words = e.detail.split()
+    if e.kind == KIND_STATE and words and "->" in words[0]:
+        out["old"], out["new"] = words[0].split("->", 1)
+    elif words and "=" not in words[0]:
+        out["bolus_kind"] = words[0]
+    return out
 
 
 @dataclass
@@ -86,8 +97,9 @@ def delivery_history(compiled: CompiledSchedule | None, entries: Sequence[LogEnt
     on_since: int | None = start_ms if initial_state in _BASAL_STATES else None
     change_times: list[int] = []
     for e in sorted(entries, key=lambda e: e.index):
-        if e.kind == KIND_STATE and "->" in e.detail:
-            old, new = e.detail.split()[0].split("->", 1)
+        n = _values(e)
+        if e.kind == KIND_STATE and "new" in n:
+            old, new = str(n.get("old")), str(n["new"])
             was_basal = old in _BASAL_STATES or (old == "BOLUS" and on_since is not None)
             now_basal = new in _BASAL_STATES or (new == "BOLUS" and was_basal)
             if now_basal and not was_basal:
@@ -97,17 +109,16 @@ def delivery_history(compiled: CompiledSchedule | None, entries: Sequence[LogEnt
                 on_since = None
             state = new
             change_times.append(e.time_ms)
-        elif e.kind == KIND_BOLUS_START and not e.detail.startswith("BRIDGE"):
-            n = _numbers(e.detail)
+        elif e.kind == KIND_BOLUS_START and n.get("bolus_kind") != "BRIDGE":
             if "volume_nl" in n:
-                boluses.append(_Bolus(e.time_ms, n["volume_nl"], n.get("duration_ms", 0)))
+                boluses.append(_Bolus(e.time_ms, int(n["volume_nl"]),  # type: ignore[call-overload]
+                                      int(n.get("duration_ms", 0))))  # type: ignore[call-overload]
                 change_times.append(e.time_ms)
-        elif e.kind == KIND_BOLUS_END and not e.detail.startswith("BRIDGE"):
-            n = _numbers(e.detail)
+        elif e.kind == KIND_BOLUS_END and n.get("bolus_kind") != "BRIDGE":
             for b in reversed(boluses):
                 if b.end_ms is None:
                     b.end_ms = e.time_ms
-                    b.delivered_nl = n.get("delivered_nl")
+                    b.delivered_nl = n.get("delivered_nl")  # type: ignore[assignment]
                     break
             change_times.append(e.time_ms)
     if on_since is not None:

@@ -217,8 +217,10 @@ def max_payload_bytes(con: Construct) -> int:
 def max_frame_bytes(kind: str) -> int:
     """The largest tagged frame of ``kind`` ("request", or "answer" = response or event)."""
     kinds = ("request",) if kind == "request" else ("response", "event")
-    payload = max(min(MAX_PAYLOAD, max_payload_bytes(s.construct))
-                  for s in wire.REGISTRY.values() if s.kind in kinds)
+    constructs = [s.construct for s in wire.REGISTRY.values() if s.kind in kinds]
+    # a protocol 1.0 peer's layouts too (its LOG_PAGE, with text details, is the largest answer)
+    constructs += [c for t, c in wire.LEGACY_1_0.items() if wire.REGISTRY[t].kind in kinds]
+    payload = max(min(MAX_PAYLOAD, max_payload_bytes(c)) for c in constructs)
     return HEADER_BYTES + payload + TAG_BYTES + CRC_BYTES
 
 

@@ -82,7 +82,7 @@ def cli() -> None:
 @click.option("--url", required=True,
               help="pty | tcp-listen://HOST:PORT | serial port (/dev/ttyUSB0, COM3) | pyserial URL")
 @click.option("--baud", type=click.IntRange(min=1), default=None,
-              help="baud rate of a serial port")
+              help="baud rate of a serial port; with pty, paces the tty like a line of that speed")
 @click.option("--warp", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="simulated seconds per real second")
 @click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from protocol.enums import (Alarm, AlarmPriority, BolusKind, DenialReason, TherapyState,
@@ -29,6 +29,8 @@ def _jsonable(value: Any) -> Any:
         return value.name
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return value.to_json() if hasattr(value, "to_json") else dataclasses.asdict(value)
     if isinstance(value, (bytes, bytearray)):
@@ -58,12 +60,14 @@ class Identity(_Record):
     protocol_version: int
     reservoir_capacity_nl: int
     weekday_plans: bool
+    protocol_minor: int = 0  # 0: a protocol 1.0 pump (its IDENTITY has no minor version)
 
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> "Identity":
-        """From decoded IDENTITY fields."""
+        """From decoded IDENTITY fields (1.0 or 1.1 layout)."""
         return cls(f["model"], f["serial_number"], f["firmware_version"], f["protocol_version"],
-                   f["reservoir_capacity_nl"], bool(f["weekday_plans"]))
+                   f["reservoir_capacity_nl"], bool(f["weekday_plans"]),
+                   f.get("protocol_minor", 0))
 
 
 @dataclass(frozen=True)
@@ -85,16 +89,23 @@ class Status(_Record):
     alarm_mask: int
     battery_percent: int
     refill_due_ms: int | None
+    # Protocol 1.1 delivery counters (None from a 1.0 pump), PROTOCOL.md "Delivered volume".
+    delivered_nl: int | None = None
+    delivered_since_refill_nl: int | None = None
+    delivered_today_nl: int | None = None
+    basal_carry: int | None = None
 
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> "Status":
-        """From decoded STATUS / STATUS_PUSH fields."""
+        """From decoded STATUS / STATUS_PUSH fields (1.0 or 1.1 layout)."""
         return cls(_enum(TherapyState, f["state"]), f["time_ms"], f["wall_ms"], f["reservoir_nl"],
                    f["reservoir_capacity_nl"], None if f["step_index"] == 0xFF else f["step_index"],
                    f["step_start_minute"], f["rate_nl_per_day"], _enum(BolusKind, f["bolus_kind"]),
                    f["bolus_remaining_nl"], f["bolus_end_ms"] or None,
                    alarms_in(f["active_alarms"]), f["active_alarms"], f["battery_percent"],
-                   f["refill_due_ms"] or None)
+                   f["refill_due_ms"] or None, f.get("delivered_nl"),
+                   f.get("delivered_since_refill_nl"), f.get("delivered_today_nl"),
+                   f.get("basal_carry"))
 
     @property
     def wall_offset_ms(self) -> int:
@@ -215,13 +226,35 @@ class AlarmInfo(_Record):
 
 
 @dataclass(frozen=True)
+class DrugLibraryEntry(_Record):
+    """One drug the pump accepts (DRUG_LIBRARY): concentration range (ug/mL) and daily dose
+    limits (ug/day): above the soft one the pump warns, above the hard one it refuses."""
+
+    name: str
+    min_concentration_ug_per_ml: int
+    max_concentration_ug_per_ml: int
+    soft_daily_limit_ug: int
+    hard_daily_limit_ug: int
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> "DrugLibraryEntry":
+        """From one decoded DRUG_LIBRARY entry."""
+        return cls(f["drug_name"], f["min_concentration_ug_per_ml"],
+                   f["max_concentration_ug_per_ml"], f["soft_daily_limit_ug"],
+                   f["hard_daily_limit_ug"])
+
+
+@dataclass(frozen=True)
 class LogEntry(_Record):
-    """One entry of the pump's event log."""
+    """One entry of the pump's event log. ``values`` are the typed record's named values
+    (protocol 1.1, PROTOCOL.md section 10); ``detail`` is a one-line text for display (a 1.0
+    pump's own text, or a summary of ``values``)."""
 
     index: int
     time_ms: int
     kind: int
     detail: str
+    values: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -258,6 +291,7 @@ class StatusPush(_Record):
     seq: int
 
 
-__all__ = ["AlarmEvent", "AlarmInfo", "BolusStarted", "Drug", "Identity", "Limits", "LogEntry",
+__all__ = ["AlarmEvent", "AlarmInfo", "BolusStarted", "Drug", "DrugLibraryEntry", "Identity",
+           "Limits", "LogEntry",
            "LogPage", "ClockReading", "PatientBolusResult", "RefillResult", "Schedule", "Status", "StatusPush",
            "Step", "alarms_in"]

@@ -196,7 +196,8 @@ def patient_settings(draw: st.DrawFn, profile: ProfileLike = None, *, drug: str 
 # --- frames ----------------------------------------------------------------------------------
 
 _ARRAYS = {"steps": (wire.ScheduleStep, wire.MAX_STEPS), "alarms": (wire.AlarmEntry, wire.MAX_ALARMS),
-           "entries": (wire.LogEntry, wire.MAX_LOG_ENTRIES)}
+           "entries": (wire.LogEntry, wire.MAX_LOG_ENTRIES),
+           "drugs": (wire.DrugLibraryEntry, wire.MAX_DRUGS)}
 
 
 def _fields_strategy(con: Any, name: str = "") -> st.SearchStrategy[Any]:

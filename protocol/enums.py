@@ -1,11 +1,20 @@
-"""Shared enumerations encoded by the protocol (values are wire values, u8 unless noted).
+"""Enumerations encoded by the protocol (values are wire values, u8 unless noted).
 
-The pump model uses the same names and values (see CONVENTIONS); the protocol only carries them.
+The enumerations the pump model shares (therapy state, alarms, bolus kinds, roles, weekdays,
+denial reasons, event-log kinds, ACK warnings) are declared once in :mod:`vocabulary` and
+re-exported here; the frame- and message-level ones are the protocol's own.
 """
 from __future__ import annotations
 
 import dataclasses
 import enum
+
+from vocabulary import (ALARM_PRIORITY, AckWarning, Alarm, AlarmPriority, BolusKind,
+                        DenialReason, EventKind, Role, TherapyState, Weekday)
+
+__all__ = ["ALARM_PRIORITY", "AckWarning", "Alarm", "AlarmPriority", "BolusKind",
+           "DenialReason", "EventKind", "FaultKind", "Flag", "FrameKind", "MessageType", "Role",
+           "TherapyState", "Weekday"]
 
 
 class MessageType(enum.IntEnum):
@@ -27,6 +36,7 @@ class MessageType(enum.IntEnum):
     SET_SCHEDULE = 0x14
     GET_LIMITS = 0x15
     SET_LIMITS = 0x16
+    GET_DRUG_LIBRARY = 0x17
     START_THERAPY = 0x20
     STOP_THERAPY = 0x21
     CLINICIAN_BOLUS = 0x22
@@ -51,6 +61,7 @@ class MessageType(enum.IntEnum):
     DRUG = 0x91
     SCHEDULE = 0x93
     LIMITS = 0x95
+    DRUG_LIBRARY = 0x97
     BOLUS_STARTED = 0xA2
     PATIENT_BOLUS_RESULT = 0xA3
     REFILL_RESULT = 0xB2
@@ -80,91 +91,19 @@ class Flag(enum.IntFlag):
     TAG = 0x04  # a 16-byte session authentication tag follows the payload
 
 
-class TherapyState(enum.IntEnum):
-    """Therapy state of the pump (status.state)."""
-
-    STOPPED = 0
-    INFUSING = 1
-    BOLUS = 2
-    REFILL = 3
-    EMPTY = 4
-    FAULT = 5
-    END_OF_SERVICE = 6
 
 
-class Alarm(enum.IntEnum):
-    """Alarm id; also its bit index in the u16 `active_alarms` bitmask."""
-
-    LOW_RESERVOIR = 0
-    EMPTY_RESERVOIR = 1
-    REFILL_DUE = 2
-    BATTERY_ERI = 3
-    END_OF_SERVICE = 4
-    MOTOR_STALL = 5
-    MEMORY_ERROR = 6
-    REFILL_DISCREPANCY = 7
 
 
-class AlarmPriority(enum.IntEnum):
-    """Alarm priority."""
-
-    LOW = 1
-    MEDIUM = 2
-    HIGH = 3
 
 
-ALARM_PRIORITY: dict[Alarm, AlarmPriority] = {
-    Alarm.LOW_RESERVOIR: AlarmPriority.MEDIUM,
-    Alarm.EMPTY_RESERVOIR: AlarmPriority.HIGH,
-    Alarm.REFILL_DUE: AlarmPriority.LOW,
-    Alarm.BATTERY_ERI: AlarmPriority.MEDIUM,
-    Alarm.END_OF_SERVICE: AlarmPriority.HIGH,
-    Alarm.MOTOR_STALL: AlarmPriority.HIGH,
-    Alarm.MEMORY_ERROR: AlarmPriority.HIGH,
-    Alarm.REFILL_DISCREPANCY: AlarmPriority.MEDIUM,
-}
 
 
-class BolusKind(enum.IntEnum):
-    """Kind of the active bolus."""
-
-    NONE = 0
-    CLINICIAN = 1
-    PATIENT = 2
-    PRIMING = 3
-    BRIDGE = 4
 
 
-class Role(enum.IntEnum):
-    """Session role; each role has its own per-device key."""
-
-    CLINICIAN = 1
-    PATIENT = 2
 
 
-class Weekday(enum.IntEnum):
-    """Schedule plan selector; EVERY_DAY (0xFF) is the default plan."""
 
-    MONDAY = 0
-    TUESDAY = 1
-    WEDNESDAY = 2
-    THURSDAY = 3
-    FRIDAY = 4
-    SATURDAY = 5
-    SUNDAY = 6
-    EVERY_DAY = 0xFF
-
-
-class DenialReason(enum.IntEnum):
-    """Why a patient bolus was denied (0 = granted)."""
-
-    NONE = 0
-    LOCKOUT = 1
-    DAILY_MAXIMUM = 2
-    NOT_CONFIGURED = 3
-    NOT_INFUSING = 4
-    HARD_DAILY_LIMIT = 5
-    BOLUS_ACTIVE = 6
 
 
 class FaultKind(enum.IntEnum):
@@ -220,26 +159,3 @@ FAULT_WIRE: dict[FaultKind, FaultWire] = {
     FaultKind.REDUCED_BATTERY: FaultWire("reduced_battery"),
 }
 
-
-class EventKind(enum.IntEnum):
-    """Event-log entry kind (LogEntry.kind, u16). Names are the pump's event-log kinds; a kind
-    not listed here is sent as OTHER (0xFFFF) with its name at the start of the detail text."""
-
-    STATE = 1
-    ALARM_RAISED = 2
-    ALARM_CLEARED = 3
-    ALARM_ACK = 4
-    BOLUS_START = 5
-    BOLUS_END = 6
-    PATIENT_BOLUS_GRANTED = 7
-    PATIENT_BOLUS_DENIED = 8
-    PATIENT_BOLUS_CONFIG = 9
-    PROGRAM = 10
-    SOFT_LIMIT_WARNING = 11
-    THRESHOLD = 12
-    REFILL_BEGIN = 13
-    REFILL_WITHDRAWN = 14
-    REFILL_COMPLETE = 15
-    REFILL_DUE_DATE = 16
-    CLOCK_SET = 17
-    OTHER = 0xFFFF

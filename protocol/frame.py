@@ -46,7 +46,7 @@ from construct import (
 from .crc_window import WindowCrc
 from .enums import Flag, FrameKind, MessageType
 from .errors import ProtocolError, NakCode
-from .messages import decode_payload, encode_payload
+from .messages import decode_any_version, encode_payload
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def decode(buffer: bytes | bytearray | memoryview, final: bool = False,
                           buf[pstart + length:pstart + length + tag_len] if tag_len else None,
                           buf[i:end])
             try:
-                frame.fields = decode_payload(msg_type, payload)
+                frame.fields = decode_any_version(msg_type, payload)
             except ProtocolError as exc:
                 frame.error = exc
                 if stats is not None:

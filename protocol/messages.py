@@ -43,8 +43,10 @@ from .errors import NakCode, ProtocolError
 
 log = logging.getLogger(__name__)
 
+PROTOCOL_MINOR = 1  # this implementation speaks protocol 1.1 (frame version byte 1)
 MAX_STEPS = 48
 MAX_ALARMS = 16
+MAX_DRUGS = 16
 MAX_LOG_ENTRIES = 16
 NONCE_BYTES = 16
 PROOF_BYTES = 32
@@ -92,27 +94,57 @@ AlarmEntry = Struct(
     "acknowledged" / Int8ub * "1 if acknowledged, else 0",
 )
 
-LogEntry = Struct(
+LogEntry10 = Struct(
     "index" / Int32ub * "entry index in the event log, 0-based, increasing",
     "time_ms" / Int64ub * "pump time of the event, ms",
     "kind" / Int16ub * "EventKind of the entry (OTHER=0xFFFF for kinds without a code)",
     "detail" / _text(MAX_TEXT["detail"]) * "short UTF-8 detail text, <= 48 bytes",
 )
+LogEntry = Struct(
+    "index" / Int32ub * "entry index in the event log, 0-based, increasing",
+    "time_ms" / Int64ub * "pump run-clock time of the event, ms",
+    "kind" / Int16ub * "EventKind of the entry (OTHER=0xFFFF for kinds without a code)",
+    "subject" / Int16ub * "what the entry is about; meaning per kind (section 10)",
+    "value_a" / Int64ub * "first value; meaning and unit per kind (section 10)",
+    "value_b" / Int64ub * "second value; meaning and unit per kind (section 10)",
+    "value_c" / Int64ub * "third value; meaning and unit per kind (section 10)",
+)
+
+DrugLibraryEntry = Struct(
+    "drug_name" / _text(MAX_TEXT["drug_name"]) * "drug library name, UTF-8 <= 24 bytes",
+    "min_concentration_ug_per_ml" / Int32ub * "lowest concentration accepted, ug/mL",
+    "max_concentration_ug_per_ml" / Int32ub * "highest concentration accepted, ug/mL",
+    "soft_daily_limit_ug" / Int32ub * "soft daily dose limit, ug/day (ACK warns above it)",
+    "hard_daily_limit_ug" / Int32ub * "hard daily dose limit, ug/day (refused above it)",
+)
 
 # --- session / identification ----------------------------------------------------------------
 
-Identify = EMPTY
-Identity = Struct(
+Identify10 = EMPTY
+Identify = Struct(
+    "protocol_minor" / Int8ub * "highest minor version the host speaks (1 for 1.1)",
+)
+_IDENTITY_FIELDS = (
     "model" / _text(MAX_TEXT["model"]) * "model name, UTF-8 <= 16 bytes",
     "serial_number" / _text(MAX_TEXT["serial_number"]) * "serial number, UTF-8 <= 16 bytes",
     "firmware_version" / _text(MAX_TEXT["firmware_version"]) * "firmware version, UTF-8 <= 16 bytes",
-    "protocol_version" / Int8ub * "protocol version spoken (1)",
+    "protocol_version" / Int8ub * "protocol major version spoken (1)",
     "reservoir_capacity_nl" / Int32ub * "reservoir capacity, nL",
     "weekday_plans" / Int8ub * "1 if the model supports per-weekday schedules, else 0",
+)
+Identity10 = Struct(*_IDENTITY_FIELDS)
+Identity = Struct(
+    *_IDENTITY_FIELDS,
+    "protocol_minor" / Int8ub * "minor version the pump speaks (1 for 1.1)",
+)
+SessionOpen10 = Struct(
+    "role" / Int8ub * "Role: CLINICIAN=1, PATIENT=2",
+    "host_nonce" / Bytes(NONCE_BYTES) * "16 random bytes chosen by the host",
 )
 SessionOpen = Struct(
     "role" / Int8ub * "Role: CLINICIAN=1, PATIENT=2",
     "host_nonce" / Bytes(NONCE_BYTES) * "16 random bytes chosen by the host",
+    "protocol_minor" / Int8ub * "minor version of the session's layouts (1 for 1.1)",
 )
 SessionChallenge = Struct(
     "session_id" / Int32ub * "non-zero session id chosen by the pump",
@@ -130,7 +162,7 @@ SessionClose = EMPTY
 # --- status / drug / schedule / limits -------------------------------------------------------
 
 GetStatus = EMPTY
-Status = Struct(
+_STATUS_FIELDS = (
     "state" / Int8ub * "TherapyState",
     "time_ms" / Int64ub * "pump run clock, ms (monotonic; every other *_ms time is on it)",
     "wall_ms" / Int64ub * "pump wall (time-of-day) clock, ms since 1970-01-01 pump local time",
@@ -145,6 +177,18 @@ Status = Struct(
     "active_alarms" / Int16ub * "bitmask of active alarms, bit i = Alarm i",
     "battery_percent" / Int8ub * "remaining battery, 0..100 %",
     "refill_due_ms" / Int64ub * "pump time the refill is due, ms (0 = not computable)",
+)
+Status10 = Struct(*_STATUS_FIELDS)
+Status = Struct(
+    *_STATUS_FIELDS,
+    "delivered_nl" / Int64ub * "volume delivered since manufacture, whole nL",
+    "delivered_since_refill_nl" / Int64ub * "volume delivered since the last REFILL_COMPLETE, nL",
+    "delivered_today_nl" / Int64ub * "volume delivered since the last wall-clock midnight, nL",
+    "basal_carry" / Int32ub * "basal integration carry, nL x ms / day units, < 86,400,000",
+)
+GetDrugLibrary = EMPTY
+DrugLibrary = Struct(
+    "drugs" / _array(MAX_DRUGS, DrugLibraryEntry) * "u8 count then the library entries",
 )
 GetDrug = EMPTY
 Drug = Struct(
@@ -232,9 +276,13 @@ ReadLog = Struct(
     "start_index" / Int32ub * "index of the first entry wanted",
     "count" / Int8ub * "entries wanted, 1..16",
 )
+LogPage10 = Struct(
+    "total_count" / Int32ub * "number of entries in the whole log",
+    "entries" / _array(MAX_LOG_ENTRIES, LogEntry10) * "u8 count then up to 16 entries",
+)
 LogPage = Struct(
     "total_count" / Int32ub * "number of entries in the whole log",
-    "entries" / _array(MAX_LOG_ENTRIES, LogEntry) * "u8 count then up to 16 entries",
+    "entries" / _array(MAX_LOG_ENTRIES, LogEntry) * "u8 count then up to 16 typed entries",
 )
 GetClock = EMPTY
 Clock = Struct(
@@ -260,8 +308,12 @@ AlarmEvent = Struct(
     "active_alarms" / Int16ub * "bitmask of active alarms after the change",
 )
 StatusPush = Status
+Ack10 = Struct(
+    "request_type" / Int8ub * "MessageType of the request acknowledged",
+)
 Ack = Struct(
     "request_type" / Int8ub * "MessageType of the request acknowledged",
+    "warnings" / Int8ub * "AckWarning bits: 1 = SOFT_LIMIT (the program exceeds a soft limit)",
 )
 Nak = Struct(
     "code" / Int8ub * "NakCode",
@@ -304,6 +356,7 @@ REGISTRY: dict[MT, MessageSpec] = {s.msg_type: s for s in [
     _spec(MT.SET_DRUG, SetDrug, "request", "program drug and concentration", _ACK),
     _spec(MT.GET_SCHEDULE, GetSchedule, "request", "read a schedule plan", (MT.SCHEDULE,)),
     _spec(MT.SET_SCHEDULE, SetSchedule, "request", "program a schedule plan", _ACK),
+    _spec(MT.GET_DRUG_LIBRARY, GetDrugLibrary, "request", "read the drug library", (MT.DRUG_LIBRARY,)),
     _spec(MT.GET_LIMITS, GetLimits, "request", "read patient-bolus limits and threshold", (MT.LIMITS,)),
     _spec(MT.SET_LIMITS, SetLimits, "request", "program patient-bolus limits and threshold", _ACK),
     _spec(MT.START_THERAPY, StartTherapy, "request", "start infusing the schedule", _ACK),
@@ -329,6 +382,7 @@ REGISTRY: dict[MT, MessageSpec] = {s.msg_type: s for s in [
     _spec(MT.DRUG, Drug, "response", "answer to GET_DRUG"),
     _spec(MT.SCHEDULE, Schedule, "response", "answer to GET_SCHEDULE"),
     _spec(MT.LIMITS, Limits, "response", "answer to GET_LIMITS"),
+    _spec(MT.DRUG_LIBRARY, DrugLibrary, "response", "answer to GET_DRUG_LIBRARY"),
     _spec(MT.BOLUS_STARTED, BolusStarted, "response", "answer to CLINICIAN_BOLUS/PRIMING_BOLUS"),
     _spec(MT.PATIENT_BOLUS_RESULT, PatientBolusResult, "response", "answer to PATIENT_BOLUS"),
     _spec(MT.REFILL_RESULT, RefillResult, "response", "answer to REFILL_COMPLETE"),
@@ -340,6 +394,21 @@ REGISTRY: dict[MT, MessageSpec] = {s.msg_type: s for s in [
     _spec(MT.ACK, Ack, "response", "generic success answer"),
     _spec(MT.NAK, Nak, "response", "refusal with NakCode and detail"),
 ]}
+
+# Protocol 1.0 layouts of the messages that grew in 1.1 (new fields are only ever appended). A
+# 1.1 pump answers a session opened with the 1.0 SESSION_OPEN in these layouts; a 1.1 host
+# decodes them when a 1.0 pump sends them (the 1.1 fields are then absent from the dict).
+LEGACY_1_0: dict[MT, Construct] = {
+    MT.IDENTIFY: Identify10, MT.IDENTITY: Identity10, MT.SESSION_OPEN: SessionOpen10,
+    MT.STATUS: Status10, MT.STATUS_PUSH: Status10, MT.ACK: Ack10, MT.LOG_PAGE: LogPage10,
+}
+
+# Requests whose 1.1 layout declares the sender's minor version: without it they are 1.0.
+DECLARES_MINOR = frozenset({MT.IDENTIFY, MT.SESSION_OPEN})
+
+# 1.1 fields a sender may leave out: they are encoded with these values.
+OPTIONAL_1_1: dict[MT, dict[str, Any]] = {MT.ACK: {"warnings": 0}}
+
 
 class FlatCodec:
     """struct.Struct codec derived from a flat, fixed-size Struct declaration.
@@ -481,6 +550,11 @@ for _t, _s in REGISTRY.items():
 _EMPTY_FIELDS: dict[str, Any] = {}
 
 
+# Fields a sender may leave out when encoding (the value sent then): INJECT_FAULT's action and
+# value came after its fault field, so {"fault": MOTOR_STALL} still builds the RAISE it meant.
+ENCODE_DEFAULTS: dict[MT, dict[str, Any]] = {MT.INJECT_FAULT: {"action": 0, "value": 0}}
+
+
 def spec(msg_type: int) -> MessageSpec:
     """The MessageSpec of `msg_type`; ProtocolError(UNKNOWN_MESSAGE_TYPE) if unknown."""
     try:
@@ -504,8 +578,29 @@ def _check_semantics(msg_type: MT, fields: Mapping[str, Any]) -> None:
         raise ProtocolError(NakCode.TOO_MANY_STEPS, f"steps: {len(fields['steps'])} > {MAX_STEPS}")
 
 
+def decode_any_version(msg_type: int, payload: bytes) -> dict[str, Any]:
+    """Parse `payload` in the current (1.1) layout or, for the messages that grew in 1.1, in
+    the 1.0 layout (LEGACY_1_0; the 1.1 fields are then absent from the dict). This is what a
+    receiver applies to a frame: the other end may speak 1.0 (PROTOCOL.md section 16).
+    Raises ProtocolError like decode_payload."""
+    try:
+        return decode_payload(msg_type, payload)
+    except ProtocolError as exc:
+        legacy = LEGACY_1_0.get(msg_type) if exc.code is NakCode.MALFORMED_PAYLOAD else None
+        if legacy is None:
+            raise
+        try:
+            fields = to_plain(legacy.parse(payload))
+            exact = len(legacy.build(fields)) == len(payload)
+        except Exception:  # noqa: BLE001 - any parse error: not the 1.0 layout either
+            exact = False
+        if exact:
+            return fields
+        raise
+
+
 def decode_payload(msg_type: int, payload: bytes) -> dict[str, Any]:
-    """Parse `payload` of `msg_type` into a plain dict of fields.
+    """Parse `payload` of `msg_type` (current layout) into a plain dict of fields.
 
     The whole payload must be consumed exactly. Raises ProtocolError with
     UNKNOWN_MESSAGE_TYPE, MALFORMED_PAYLOAD (detail names the problem) or TOO_MANY_STEPS.
@@ -543,17 +638,31 @@ def decode_payload(msg_type: int, payload: bytes) -> dict[str, Any]:
     return fields
 
 
-def encode_payload(msg_type: int, fields: Mapping[str, Any] | None = None) -> bytes:
-    """Build the payload of `msg_type` from `fields` (dict or Container; None = no fields).
+def encode_payload(msg_type: int, fields: Mapping[str, Any] | None = None,
+                   minor: int = PROTOCOL_MINOR) -> bytes:
+    """Build the payload of `msg_type` from `fields` (dict or Container; None = no fields), in
+    the layout of protocol 1.`minor` (0 = the 1.0 layout of LEGACY_1_0, which ignores the 1.1
+    fields).
 
     Raises ProtocolError(UNKNOWN_MESSAGE_TYPE) or ProtocolError(INVALID_FIELD, detail) when a
     field is missing, out of its wire range or too long; nothing is returned in that case.
     """
     s = REGISTRY.get(msg_type) or spec(msg_type)
+    if s.msg_type in DECLARES_MINOR and "protocol_minor" not in (fields or {}):
+        minor = 0  # a request without its minor version is the 1.0 request
+    if minor == 0 and s.msg_type in LEGACY_1_0:
+        legacy = LEGACY_1_0[s.msg_type]
+        try:
+            return legacy.build(dict(fields or {}))
+        except Exception as exc:  # noqa: BLE001 - any build error is a bad field value
+            raise ProtocolError(NakCode.INVALID_FIELD, f"{s.msg_type.name}: {exc}"[:200]) from None
     if s.fixed_size == 0:
         return b""
     if fields is None:
         raise ProtocolError(NakCode.INVALID_FIELD, f"{s.msg_type.name}: fields required")
+    for defaults in (ENCODE_DEFAULTS.get(s.msg_type), OPTIONAL_1_1.get(s.msg_type)):
+        if defaults is not None:
+            fields = {**defaults, **fields}
     try:
         codec = FLAT.get(s.msg_type) or ARRAY.get(s.msg_type)
         if codec is not None:

@@ -32,7 +32,7 @@ from typing import Any, Mapping
 from .enums import FrameKind, MessageType, Role
 from .errors import NakCode, ProtocolError
 from .frame import Frame, compute_tag, encode_frame
-from .messages import NONCE_BYTES
+from .messages import NONCE_BYTES, PROTOCOL_MINOR, encode_payload
 from .permissions import is_allowed
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,10 @@ class _Tagging:
 class HostSession(_Tagging):
     """Programmer-side session state: handshake, request seq numbers, response/event checks."""
 
-    def __init__(self, role: Role, key: bytes, host_nonce: bytes | None = None) -> None:
+    def __init__(self, role: Role, key: bytes, host_nonce: bytes | None = None,
+                 protocol_minor: int = PROTOCOL_MINOR) -> None:
         self.role = Role(role)
+        self.protocol_minor = protocol_minor  # 0: open a 1.0 session (a 1.0 pump)
         self._role_key = bytes(key)
         self.host_nonce = host_nonce if host_nonce is not None else os.urandom(NONCE_BYTES)
         if len(self.host_nonce) != NONCE_BYTES:
@@ -115,7 +117,10 @@ class HostSession(_Tagging):
 
     def open_fields(self) -> dict[str, Any]:
         """Fields of the SESSION_OPEN request."""
-        return {"role": int(self.role), "host_nonce": self.host_nonce}
+        fields: dict[str, Any] = {"role": int(self.role), "host_nonce": self.host_nonce}
+        if self.protocol_minor:
+            fields["protocol_minor"] = self.protocol_minor
+        return fields
 
     def proof_fields(self, challenge: Mapping[str, Any]) -> dict[str, Any]:
         """Fields of SESSION_PROOF answering a SESSION_CHALLENGE's fields."""
@@ -207,6 +212,7 @@ class PumpSession(_Tagging):
         self._last_tag: bytes | None = None
         self.cached_response: bytes | None = None
         self.last_event_seq = 0
+        self.protocol_minor = 0  # minor version the host declared in SESSION_OPEN
 
     @classmethod
     def open(cls, fields: Mapping[str, Any], keys: Mapping[Role, bytes],
@@ -266,23 +272,26 @@ class PumpSession(_Tagging):
         return Verdict.NEW
 
     def respond(self, request: Frame, msg_type: int, fields: Mapping[str, Any] | None = None,
-                remember: bool = True) -> bytes:
+                remember: bool = True, minor: int = PROTOCOL_MINOR) -> bytes:
         """Tagged response to `request` (same seq). With `remember` (the default, for every
         request that passed check_request's freshness check, executed or refused by the
         model/permissions) the request seq becomes the last executed one and the response is
         cached for retransmissions. Use remember=False only for refusals of frames that were
-        not fresh (STALE_SEQUENCE)."""
-        out = encode_frame(msg_type, fields, request.seq, FrameKind.RESPONSE, session=self)
+        not fresh (STALE_SEQUENCE). ``minor`` selects the payload layouts (0 = protocol 1.0)."""
+        out = encode_frame(msg_type, encode_payload(msg_type, fields, minor), request.seq,
+                           FrameKind.RESPONSE, session=self)
         if remember and request.seq > self.last_seq:
             self.last_seq = request.seq
             self._last_tag = request.tag
             self.cached_response = out
         return out
 
-    def event(self, msg_type: int, fields: Mapping[str, Any] | None = None) -> bytes:
+    def event(self, msg_type: int, fields: Mapping[str, Any] | None = None,
+              minor: int = PROTOCOL_MINOR) -> bytes:
         """Tagged unsolicited event frame with the next event seq (1, 2, ...)."""
+        payload = encode_payload(msg_type, fields, minor)
         self.last_event_seq += 1
-        return encode_frame(msg_type, fields, self.last_event_seq, FrameKind.EVENT, session=self)
+        return encode_frame(msg_type, payload, self.last_event_seq, FrameKind.EVENT, session=self)
 
 
 class AuthLimiter:

@@ -7,11 +7,11 @@ link (:mod:`firmware_sim.device.harness`). This package is the only part of ``fi
 that imports ``protocol`` and ``hal``.
 """
 from .codes import LOG_KINDS, nak_code
-from .device import Device, DeviceStats, GrowingBackoff, next_event_ms
+from .device import Device, DeviceStats, next_event_ms
 from .handlers import Dispatcher, Refusal
 from .harness import VirtualPump, start_virtual_pump
 
 __all__ = [
-    "Device", "DeviceStats", "Dispatcher", "GrowingBackoff", "LOG_KINDS",
+    "Device", "DeviceStats", "Dispatcher", "LOG_KINDS",
     "Refusal", "VirtualPump", "nak_code", "next_event_ms", "start_virtual_pump",
 ]

@@ -5,7 +5,8 @@ Order of checks for every CRC-valid frame (the decoder drops everything else):
 1. Not a request (a response or event sent to the pump): ignored, counted.
 2. Handshake (SESSION_OPEN, SESSION_PROOF) and untagged frames with session id 0: only
    IDENTIFY, SESSION_OPEN and SESSION_PROOF are served; anything else gets an untagged
-   NAK(NO_SESSION). Failed proofs feed a growing back-off (RATE_LIMITED with retry_after_ms).
+   NAK(NO_SESSION). Failed proofs feed a growing back-off per role and sender
+   (RATE_LIMITED with retry_after_ms).
 3. Tagged frames (PROTOCOL.md section 7): session id and tag (untagged NAK NO_SESSION /
    BAD_TAG: nothing about the frame can be trusted, so the answer carries no tag), then the
    retransmission cache (same seq and same tag as the last answered request: the cached answer
@@ -13,6 +14,9 @@ Order of checks for every CRC-valid frame (the decoder drops everything else):
    same seq with another tag: tagged NAK STALE_SEQUENCE, not remembered), then the role (tagged
    NAK FORBIDDEN_FOR_ROLE, remembered), then the payload (NAK MALFORMED_PAYLOAD /
    UNKNOWN_MESSAGE_TYPE / TOO_MANY_STEPS, remembered), then the model.
+
+Those session rules live in the pure :class:`protocol.pump_layer.PumpSessionLayer`; this module
+is the I/O shell around it (link, threads, real-time clock) and the bridge to the model.
 
 The model commits every accepted change to its storage before its method returns, and the
 response is written only afterwards: a power loss after an ACK never loses the change.
@@ -41,14 +45,16 @@ from firmware_sim.enums import Alarm
 from firmware_sim.errors import Rejected
 from firmware_sim.pump import Pump
 from firmware_sim.storage import Event
-from protocol import (DEVELOPMENT_KEYS, AuthLimiter, DecoderStats, Frame, FrameKind, NakCode,
-                      ProtocolError, PumpSession, Role, StreamDecoder, Verdict, describe,
-                      encode_frame, parse_frame)
+from protocol import (DEVELOPMENT_KEYS, AuthLimiter, DecoderStats, Frame, NakCode,
+                      ProtocolError, Role, StreamDecoder, describe, parse_frame)
 from protocol import MessageType as MT
+from protocol.backoff import AuthBackoff
+from protocol.pump_layer import Execute, PumpSessionLayer, Reply
 
-from .codes import clip_text, nak_code, nak_detail, wire_field
+from .codes import nak_code, nak_detail, wire_field
 from .handlers import Dispatcher, Refusal
 from .refusal_log import RefusalLog
+from .refusals import RefusalRecords
 
 log = logging.getLogger(__name__)
 frame_log = logging.getLogger("firmware_sim.device.frames")
@@ -57,38 +63,6 @@ DEFAULT_SERIAL = "IP-000001"
 READ_CHUNK = 4096
 MIN_TELEMETRY_MS = 100
 MAX_TELEMETRY_MS = 86_400_000
-
-
-class GrowingBackoff(AuthLimiter):
-    """AuthLimiter whose back-off grows: after ``max_failures`` failed proofs it blocks for
-    ``backoff_ms``; from then on, until a successful proof, every further failure blocks again
-    for twice as long as the last time, up to ``max_backoff_ms``. Times are ms of the caller's
-    monotonic clock (real time, not pump time)."""
-
-    def __init__(self, max_failures: int = 3, window_ms: int = 60_000, backoff_ms: int = 2_000,
-                 max_backoff_ms: int = 300_000) -> None:
-        super().__init__(max_failures, window_ms, backoff_ms)
-        self.base_max_failures = max_failures
-        self.base_backoff_ms = backoff_ms
-        self.max_backoff_ms = max_backoff_ms
-        self.trips = 0
-
-    def failure(self, now_ms: int) -> None:
-        """Record a failed authentication; block with a growing back-off (see class doc)."""
-        super().failure(now_ms)
-        try:
-            self.check(now_ms)
-        except ProtocolError:
-            self.trips += 1
-            self.max_failures = 1
-            self.backoff_ms = min(self.base_backoff_ms << self.trips, self.max_backoff_ms)
-
-    def success(self) -> None:
-        """A proof verified: forget failures and restore the base back-off."""
-        super().success()
-        self.trips = 0
-        self.max_failures = self.base_max_failures
-        self.backoff_ms = self.base_backoff_ms
 
 
 @dataclasses.dataclass
@@ -111,6 +85,15 @@ class DeviceStats:
     decoder: DecoderStats = dataclasses.field(default_factory=DecoderStats)
 
 
+def _backoff(limiter: AuthLimiter | AuthBackoff | None) -> AuthBackoff:
+    """The per-account back-off: the default, or one configured like a given AuthLimiter."""
+    if limiter is None:
+        return AuthBackoff()
+    if isinstance(limiter, AuthBackoff):
+        return limiter
+    return AuthBackoff(limiter.max_failures, limiter.window_ms, limiter.backoff_ms)
+
+
 def next_event_ms(pump: Pump, until_ms: int) -> int | None:
     """Run time (ms) of the first event the model will log after its run time and at most at
     ``until_ms``; None if none (:meth:`Pump.next_event_ms`, kept here for callers)."""
@@ -123,14 +106,16 @@ class Device:
     ``keys`` maps Role -> key bytes (default: the public development keys, with a warning).
     ``reopen`` (optional) returns a new link when the current one is closed by its peer (a
     virtual pair's host left); without it the loop ends on a closed link. ``auth_limiter``
-    defaults to :class:`GrowingBackoff`. ``max_idle_s`` bounds the time between model clock
+    (an :class:`AuthBackoff`, or an :class:`AuthLimiter` whose numbers configure one) defaults
+    to :class:`AuthBackoff`. ``sender`` identifies this device's host in the back-off
+    accounts. ``max_idle_s`` bounds the time between model clock
     advances of an idle device (real seconds).
     """
 
     def __init__(self, pump: Pump, link: hal.Link, keys: Mapping[Role, bytes] | None = None, *,
                  serial_number: str = DEFAULT_SERIAL, log_frames: bool = False,
                  reopen: Callable[[], hal.Link] | None = None,
-                 auth_limiter: AuthLimiter | None = None, max_idle_s: float = 1.0,
+                 auth_limiter: AuthLimiter | AuthBackoff | None = None, sender: int = 0, max_idle_s: float = 1.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         if keys is None:
             log.warning("using the DEVELOPMENT KEYS: they are public and NOT secret; "
@@ -142,20 +127,18 @@ class Device:
         self.serial_number = serial_number
         self.log_frames = log_frames
         self.reopen = reopen
-        self.limiter = auth_limiter if auth_limiter is not None else GrowingBackoff()
         self.max_idle_s = max_idle_s
+        self.sender = sender
+        self.refusal_records = RefusalRecords(lambda *a: self.pump.log_refusal(*a))
         self._mono = monotonic
         self.lock = threading.RLock()
         self.decoder = StreamDecoder()
         self.refusals = RefusalLog(log, monotonic=monotonic)
         self.stats = DeviceStats(decoder=self.decoder.stats)
         self.dispatcher = Dispatcher(pump, serial_number)
-        self.session: PumpSession | None = None
-        self._pending: PumpSession | None = None
-        self._pending_open: bytes = b""  # raw SESSION_OPEN that created _pending
-        self._pending_challenge: bytes = b""
-        self._accepted_proof: bytes = b""  # raw SESSION_PROOF that established `session`
-        self._accepted_reply: bytes = b""
+        self.layer = PumpSessionLayer(self.keys, self.dispatcher.identity_fields,
+                                      self._is_request_type, backoff=_backoff(auth_limiter),
+                                      on_refusal=self._on_refusal, stats=self.stats)
         self._telemetry_ms = 0
         self._next_push = 0.0
         self._next_tick = 0.0
@@ -241,6 +224,7 @@ class Device:
                         self._handle_frame_safely(frame)
         if self._final_commit:
             with self.lock:
+                self.refusal_records.flush(self._mono(), force=True)
                 self._tick(commit=True)
         log.info("stopped serving on %s", self.link.name)
 
@@ -267,14 +251,23 @@ class Device:
             return True
         return False
 
+    @property
+    def session(self) -> Any:
+        """The established session (a :class:`protocol.PumpSession`), or None."""
+        return self.layer.session
+
+    @property
+    def limiter(self) -> AuthBackoff:
+        """The authentication back-off (per role and sender)."""
+        return self.layer.backoff
+
     def _new_host(self, why: str) -> None:
         with self.lock:
             self.stats.reconnects += 1
             self.decoder.reset()
-            if self.session is not None or self._pending is not None:
+            if self.layer.session is not None or self.layer.pending:
                 log.info("%s: session dropped", why)
-            self.session = None
-            self._pending = None
+            self.layer.drop()
             self._telemetry_ms = 0
 
     # ------------------------------------------------------------------ time
@@ -292,6 +285,7 @@ class Device:
                 self._push(MT.STATUS_PUSH, self.dispatcher.status_fields())
                 self._next_push = max(self._next_push + self._telemetry_ms / 1000, now)
             self._flush_events()
+            self.refusal_records.flush(now)
             wait = self._next_tick - now
             if self._telemetry_ms and self.session is not None:
                 wait = min(wait, self._next_push - now)
@@ -366,13 +360,12 @@ class Device:
                 self._push(msg_type, fields)
 
     def _push(self, msg_type: MT, fields: dict[str, Any]) -> None:
-        assert self.session is not None
         try:
-            data = self.session.event(msg_type, fields)
+            data = self.layer.event(msg_type, fields)
         except ProtocolError as exc:
             log.error("cannot encode %s: %s", msg_type.name, exc)
             return
-        if self._send(data):
+        if data is not None and self._send(data):
             self.stats.events += 1
 
     # ------------------------------------------------------------------ frames
@@ -401,18 +394,16 @@ class Device:
         if self._send(data):
             self.stats.responses += 1
 
-    def _nak_fields(self, frame: Frame, code: NakCode, detail: str,
-                    retry_after_ms: int = 0) -> dict[str, Any]:
-        self.stats.naks[code] += 1
-        self.refusals.record(code.name, f"refused {frame.name} seq={frame.seq}: {code.name} {detail}")
-        return {"code": int(code), "request_type": frame.msg_type & 0xFF,
-                "retry_after_ms": max(0, min(retry_after_ms, 0xFFFFFFFF)),
-                "detail": clip_text(detail)}
-
-    def _nak_untagged(self, frame: Frame, code: NakCode, detail: str,
-                      retry_after_ms: int = 0) -> None:
-        fields = self._nak_fields(frame, code, detail, retry_after_ms)
-        self._respond(frame, encode_frame(MT.NAK, fields, frame.seq, FrameKind.RESPONSE))
+    def _on_refusal(self, code: NakCode, request_type: int, detail: str,
+                    authenticated: bool) -> None:
+        """Every refusal goes to the event log (:mod:`firmware_sim.device.refusals`) and to the
+        rate-limited process log (:mod:`firmware_sim.device.refusal_log`)."""
+        role = None
+        if authenticated:
+            role = int(self.layer.session.role) if self.layer.session is not None else 0
+        self.refusal_records.refused(code, request_type, role, self._mono())
+        self.refusals.record(code.name, f"refused type 0x{request_type & 0xFF:02X}: "
+                                        f"{code.name} {detail}")
 
     def _handle_frame_safely(self, frame: Frame) -> None:
         try:
@@ -425,140 +416,41 @@ class Device:
         self.stats.frames += 1
         if self.log_frames:
             frame_log.info("rx %s", describe(frame))
-        if frame.kind is not FrameKind.REQUEST:
-            self.stats.ignored += 1
+        decision = self.layer.receive(frame, self._now_ms(), self._sender())
+        if decision is None:
             self.refusals.record(f"ignored {frame.kind.name}", f"ignored {frame.kind.name} frame "
                                  f"{frame.name} seq={frame.seq}", logging.INFO)
             return
         self.stats.requests += 1
-        if frame.msg_type in (MT.SESSION_OPEN, MT.SESSION_PROOF) or (
-                frame.session_id == 0 and frame.tag is None):
-            self._handle_unauthenticated(frame)
+        if isinstance(decision, Reply):
+            answer = decision.data[12]
+            if decision.retransmission:
+                self.refusals.record("retransmission", f"{frame.name} seq={frame.seq} answered "
+                                     "again from the cache", logging.INFO)
+            elif answer == MT.SESSION_CHALLENGE:
+                self.refusals.record("unproven SESSION_OPEN", f"challenge sent for "
+                                     f"{frame.name} seq={frame.seq}", logging.INFO)
+            if not decision.retransmission and answer != MT.NAK:
+                self.stats.executed += 1
+            self._respond(frame, decision.data)
+            return
+        assert isinstance(decision, Execute)
+        outcome = self._execute(frame, decision.session)
+        if outcome[0] == MT.NAK:
+            data = self.layer.refuse(frame, outcome[1], outcome[2])
         else:
-            self._handle_session(frame)
-
-    # ------------------------------------------------------------------ no session
-    def _handle_unauthenticated(self, frame: Frame) -> None:
-        mt = frame.msg_type
-        if frame.error is not None and frame.error.code is NakCode.UNKNOWN_MESSAGE_TYPE:
-            self._nak_untagged(frame, NakCode.UNKNOWN_MESSAGE_TYPE, frame.error.detail)
-        elif mt not in (MT.IDENTIFY, MT.SESSION_OPEN, MT.SESSION_PROOF):
-            self._nak_untagged(frame, NakCode.NO_SESSION, f"{frame.name} needs a session")
-        elif frame.error is not None:
-            self._nak_untagged(frame, frame.error.code, frame.error.detail)
-        elif mt == MT.IDENTIFY:
-            resp, fields = self.dispatcher.identify({})
-            self.stats.executed += 1
-            self._respond(frame, encode_frame(resp, fields, frame.seq, FrameKind.RESPONSE))
-        elif mt == MT.SESSION_OPEN:
-            self._session_open(frame)
-        else:
-            self._session_proof(frame)
+            data = self.layer.answer(frame, outcome[0], outcome[1])
+        self._respond(frame, data)
+        if self.layer.session is None:
+            self._telemetry_ms = 0
 
     def _now_ms(self) -> int:
         return int(self._mono() * 1000)
 
-    def _session_open(self, frame: Frame) -> None:
-        assert frame.fields is not None
-        if self._pending is not None and frame.raw == self._pending_open:
-            self.stats.duplicates += 1
-            self._respond(frame, self._pending_challenge)
-            return
-        try:
-            self.limiter.check(self._now_ms())
-            pending = PumpSession.open(frame.fields, self.keys)
-        except ProtocolError as exc:
-            if exc.code is NakCode.AUTH_FAILED:
-                self.stats.auth_failures += 1
-                self.limiter.failure(self._now_ms())
-            self._nak_untagged(frame, exc.code, exc.detail, exc.retry_after_ms)
-            return
-        self._pending = pending
-        self._pending_open = frame.raw
-        self._pending_challenge = encode_frame(MT.SESSION_CHALLENGE, pending.challenge_fields(),
-                                               frame.seq, FrameKind.RESPONSE)
-        self.refusals.record("unproven SESSION_OPEN", f"session 0x{pending.session_id:08X}: "
-                             f"challenge sent to {pending.role.name}", logging.INFO)
-        self.stats.executed += 1
-        self._respond(frame, self._pending_challenge)
-
-    def _session_proof(self, frame: Frame) -> None:
-        assert frame.fields is not None
-        if self.session is not None and frame.raw == self._accepted_proof:
-            self.stats.duplicates += 1
-            self._respond(frame, self._accepted_reply)
-            return
-        try:
-            self.limiter.check(self._now_ms())
-            pending, self._pending = self._pending, None  # one attempt per pending session
-            if pending is None or frame.fields.get("session_id") != pending.session_id:
-                raise ProtocolError(NakCode.AUTH_FAILED, "session_id")
-            accepted = pending.verify_proof(frame.fields)
-        except ProtocolError as exc:
-            if exc.code is NakCode.AUTH_FAILED:
-                self.stats.auth_failures += 1
-                self.limiter.failure(self._now_ms())
-            self._nak_untagged(frame, exc.code, exc.detail, exc.retry_after_ms)
-            return
-        self.limiter.success()
-        if self.session is not None:
-            log.info("session 0x%08X replaced", self.session.session_id)
-        self.session = pending
-        self._telemetry_ms = 0
-        self._accepted_proof = frame.raw
-        self._accepted_reply = encode_frame(MT.SESSION_ACCEPTED, accepted, frame.seq,
-                                            FrameKind.RESPONSE)
-        self.stats.sessions += 1
-        self.stats.executed += 1
-        log.info("session 0x%08X established (%s)", pending.session_id, pending.role.name)
-        self._respond(frame, self._accepted_reply)
-
-    # ------------------------------------------------------------------ in session
-    def _handle_session(self, frame: Frame) -> None:
-        sess = self.session
-        if sess is None:
-            self._nak_untagged(frame, NakCode.NO_SESSION,
-                               f"session 0x{frame.session_id:08X} unknown")
-            return
-        try:
-            verdict = sess.check_request(frame)
-        except ProtocolError as exc:
-            if exc.code is NakCode.STALE_SEQUENCE:  # authentic but not fresh: not remembered
-                nak = self._nak_fields(frame, exc.code, exc.detail)
-                self._respond(frame, sess.respond(frame, MT.NAK, nak, remember=False))
-            elif exc.code is NakCode.FORBIDDEN_FOR_ROLE:  # authentic and fresh: remembered
-                code, detail = exc.code, exc.detail
-                if frame.error is not None and frame.error.code is NakCode.UNKNOWN_MESSAGE_TYPE:
-                    code, detail = frame.error.code, frame.error.detail
-                elif not self._is_request_type(frame.msg_type):
-                    code, detail = NakCode.UNKNOWN_MESSAGE_TYPE, f"{frame.name} is not a request"
-                nak = self._nak_fields(frame, code, detail)
-                self._respond(frame, sess.respond(frame, MT.NAK, nak))
-            else:  # NO_SESSION, BAD_TAG: nothing about the frame can be trusted
-                self._nak_untagged(frame, exc.code, exc.detail)
-            return
-        if verdict is Verdict.RETRANSMIT:
-            self.stats.duplicates += 1
-            log.info("retransmitted %s seq=%d answered from the cache", frame.name, frame.seq)
-            assert sess.cached_response is not None
-            self._respond(frame, sess.cached_response)
-            return
-        if frame.error is not None:
-            nak = self._nak_fields(frame, frame.error.code, frame.error.detail)
-            self._respond(frame, sess.respond(frame, MT.NAK, nak))
-            return
-        msg_type, fields = self._execute(frame, sess)
-        try:
-            data = sess.respond(frame, msg_type, fields)
-        except ProtocolError as exc:
-            log.error("cannot encode the answer to %s: %s", frame.name, exc)
-            data = sess.respond(frame, MT.NAK, self._nak_fields(
-                frame, NakCode.INTERNAL_ERROR, "response encoding"))
-        self._respond(frame, data)
-        if msg_type == MT.ACK and frame.msg_type == MT.SESSION_CLOSE:
-            log.info("session 0x%08X closed", sess.session_id)
-            self.session = None
-            self._telemetry_ms = 0
+    def _sender(self) -> int:
+        """The sender of this device's host for the back-off accounts (PROTOCOL.md section 4):
+        0 on a point-to-point line; a pump serving several hosts numbers them."""
+        return self.sender
 
     @staticmethod
     def _is_request_type(msg_type: int) -> bool:
@@ -567,14 +459,16 @@ class Device:
         except ValueError:
             return False
 
-    def _execute(self, frame: Frame, sess: PumpSession) -> tuple[MT, dict[str, Any] | None]:
-        """Run one fresh, authentic, permitted, well-formed request; NAK fields on refusal."""
+    def _execute(self, frame: Frame, sess: Any) -> tuple[Any, Any, Any]:
+        """Run one fresh, authentic, permitted, well-formed request: (answer type, fields) on
+        success, (NAK, code, detail) on refusal."""
         mt = MT(frame.msg_type)
         fields = frame.fields or {}
         self._tick()  # the model acts at the pump's now
+        self.dispatcher.begin_request()
         try:
             if mt == MT.SESSION_CLOSE:
-                result: tuple[MT, dict[str, Any] | None] = (MT.ACK, {"request_type": int(mt)})
+                result: tuple[Any, ...] = (MT.ACK, self.dispatcher.ack_fields(mt))
             elif mt == MT.SET_TELEMETRY:
                 result = self._set_telemetry(fields)
             else:
@@ -586,18 +480,18 @@ class Device:
             code = nak_code(exc.code)
             field = wire_field(mt, exc.field)
             log.info("model refused %s: %s %s (%s)", mt.name, exc.code.value, field, exc.reason)
-            return MT.NAK, self._nak_fields(frame, code, nak_detail(code, field, exc.reason))
+            return MT.NAK, code, nak_detail(code, field, exc.reason)
         except Refusal as exc:
-            return MT.NAK, self._nak_fields(frame, exc.code, exc.detail)
+            return MT.NAK, exc.code, exc.detail
         except ProtocolError as exc:
-            return MT.NAK, self._nak_fields(frame, exc.code, exc.detail)
+            return MT.NAK, exc.code, exc.detail
         except sqlite3.Error as exc:
             log.error("storage failed during %s: %s", mt.name, exc)
             self._storage_failed(str(exc))
-            return MT.NAK, self._nak_fields(frame, NakCode.STORAGE_ERROR, str(exc))
+            return MT.NAK, NakCode.STORAGE_ERROR, str(exc)
         except Exception as exc:  # noqa: BLE001 - never let one request stop the pump
             log.exception("internal error during %s", mt.name)
-            return MT.NAK, self._nak_fields(frame, NakCode.INTERNAL_ERROR, type(exc).__name__)
+            return MT.NAK, NakCode.INTERNAL_ERROR, type(exc).__name__
         self.stats.executed += 1
         self._next_tick = 0.0  # the model may have a new next event: look again
         log.info("%s seq=%d by %s: %s", mt.name, frame.seq, sess.role.name, result[0].name)
@@ -630,4 +524,4 @@ class Device:
         self._telemetry_ms = interval
         self._next_push = self._mono() + interval / 1000
         log.info("status telemetry %s", f"every {interval} ms" if interval else "off")
-        return MT.ACK, {"request_type": int(MT.SET_TELEMETRY)}
+        return MT.ACK, self.dispatcher.ack_fields(MT.SET_TELEMETRY)

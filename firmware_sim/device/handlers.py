@@ -25,11 +25,13 @@ from firmware_sim.pump import Pump
 from firmware_sim.schedule import Plan, Schedule, Step, weekday_of
 from firmware_sim.status import PatientBolusConfig
 from firmware_sim.storage import Event
-from protocol import FaultKind, NakCode, PROTOCOL_VERSION
+from protocol import FAULT_WIRE, AckWarning, FaultAction, FaultKind, NakCode, PROTOCOL_VERSION
+from protocol.messages import PROTOCOL_MINOR
 from protocol import MessageType as MT
-from protocol.messages import MAX_LOG_ENTRIES, MAX_TEXT, REGISTRY
+from protocol.log_records import NO_DRUG, encode_record
+from protocol.messages import MAX_DRUGS, MAX_LOG_ENTRIES, MAX_TEXT, REGISTRY
 
-from .codes import LOG_KINDS, UNKNOWN_LOG_KIND, clip_text, log_detail
+from .codes import clip_text, log_detail
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ Fields = dict[str, Any]
 Response = tuple[MT, Fields | None]
 NO_STEP = 0xFF
 MAX_WALL_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999
+MEASURE_WITHDRAWN = 0xFFFF_FFFF  # REFILL_WITHDRAWN: the emulator measures the true volume
 
 
 class Refusal(Exception):
@@ -77,6 +80,7 @@ class Dispatcher:
         self.serial_number = clip_text(serial_number, MAX_TEXT["serial_number"])
         self.firmware_version = clip_text(firmware_version(), MAX_TEXT["firmware_version"])
         self.last_withdrawal: dict[str, Any] | None = None
+        self.soft_limit_crossed = False
         self.table: dict[MT, Callable[[Fields], Response]] = {
             MT.IDENTIFY: self.identify,
             MT.GET_STATUS: self.get_status,
@@ -85,6 +89,7 @@ class Dispatcher:
             MT.GET_SCHEDULE: self.get_schedule,
             MT.SET_SCHEDULE: self.set_schedule,
             MT.GET_LIMITS: self.get_limits,
+            MT.GET_DRUG_LIBRARY: self.get_drug_library,
             MT.SET_LIMITS: self.set_limits,
             MT.START_THERAPY: self.start_therapy,
             MT.STOP_THERAPY: self.stop_therapy,
@@ -118,7 +123,10 @@ class Dispatcher:
         return self.last_withdrawal or {}
 
     def on_event(self, ev: Event) -> None:
-        """Follow committed events the dispatcher depends on (the last withdrawal)."""
+        """Follow committed events the dispatcher depends on (the last withdrawal, soft-limit
+        warnings of the request being executed)."""
+        if ev.kind == "SOFT_LIMIT_WARNING":
+            self.soft_limit_crossed = True
         if ev.kind == "REFILL_WITHDRAWN":
             self.last_withdrawal = dict(ev.details)
 
@@ -130,11 +138,27 @@ class Dispatcher:
     # ------------------------------------------------------------------ identification / status
     def identify(self, f: Fields) -> Response:
         """IDENTITY: model (from the profile name), serial number, versions, capacity (nL)."""
+        return MT.IDENTITY, self.identity_fields(f)
+
+    def identity_fields(self, f: Fields) -> Fields:
+        """IDENTITY fields; ``protocol_minor`` is this pump's minor version (1), sent only to a
+        host whose IDENTIFY carried its own minor version (a 1.0 IDENTIFY is empty)."""
         p = self.pump.profile
-        return MT.IDENTITY, {
+        return {
             "model": model_name(p.name), "serial_number": self.serial_number,
             "firmware_version": self.firmware_version, "protocol_version": PROTOCOL_VERSION,
-            "reservoir_capacity_nl": p.reservoir_capacity_nl, "weekday_plans": 1}
+            "reservoir_capacity_nl": p.reservoir_capacity_nl, "weekday_plans": 1,
+            "protocol_minor": PROTOCOL_MINOR}
+
+    def begin_request(self) -> None:
+        """Called before each executed request: forget the warnings of the previous one."""
+        self.soft_limit_crossed = False
+
+    def ack_fields(self, request_type: MT) -> Fields:
+        """ACK fields: the request type and the AckWarning bits of what the request crossed
+        (SOFT_LIMIT when the model logged a soft-limit warning while executing it)."""
+        warnings = AckWarning.SOFT_LIMIT if self.soft_limit_crossed else AckWarning.NONE
+        return {"request_type": int(request_type), "warnings": int(warnings)}
 
     def status_fields(self) -> Fields:
         """STATUS / STATUS_PUSH fields of the pump now."""
@@ -158,7 +182,14 @@ class Dispatcher:
             "active_alarms": st.alarm_mask,
             "battery_percent": max(0, min(100, st.battery_percent)),
             "refill_due_ms": self._t(st.refill_due_ms),
+            **self.delivery_fields(),
         }
+
+    def delivery_fields(self) -> Fields:
+        """The 1.1 delivered counters of STATUS (nL) and the basal carry."""
+        c = self.pump.delivery_counters()
+        return {"delivered_nl": c.total_nl, "delivered_since_refill_nl": c.since_refill_nl,
+                "delivered_today_nl": c.today_nl, "basal_carry": c.basal_carry}
 
     def get_status(self, f: Fields) -> Response:
         """STATUS of the pump now."""
@@ -178,7 +209,7 @@ class Dispatcher:
         if sched is None:
             sched = Schedule.constant(self.pump.profile.min_rate_nl_per_day)
         self.pump.program_therapy(f["drug_name"], f["concentration_ug_per_ml"], sched)
-        return MT.ACK, {"request_type": int(MT.SET_DRUG)}
+        return MT.ACK, self.ack_fields(MT.SET_DRUG)
 
     @staticmethod
     def _weekday(value: int) -> Weekday:
@@ -204,7 +235,7 @@ class Dispatcher:
         plans = dict(self.pump.schedule.plans) if self.pump.schedule is not None else {}
         plans[wd] = Plan(tuple(Step(s["start_minute"], s["rate_nl_per_day"]) for s in f["steps"]))
         self.pump.set_schedule(Schedule(plans))
-        return MT.ACK, {"request_type": int(MT.SET_SCHEDULE)}
+        return MT.ACK, self.ack_fields(MT.SET_SCHEDULE)
 
     def get_limits(self, f: Fields) -> Response:
         """LIMITS: patient bolus (zeros when off) and the low-reservoir threshold (nL)."""
@@ -235,18 +266,18 @@ class Dispatcher:
             else:
                 pump.configure_patient_bolus(**setting)
         pump.set_low_reservoir_threshold(threshold)
-        return MT.ACK, {"request_type": int(MT.SET_LIMITS)}
+        return MT.ACK, self.ack_fields(MT.SET_LIMITS)
 
     # ------------------------------------------------------------------ therapy
     def start_therapy(self, f: Fields) -> Response:
         """Start (resume) the programmed therapy."""
         self.pump.start()
-        return MT.ACK, {"request_type": int(MT.START_THERAPY)}
+        return MT.ACK, self.ack_fields(MT.START_THERAPY)
 
     def stop_therapy(self, f: Fields) -> Response:
         """Stop therapy (a bolus running is cancelled)."""
         self.pump.stop()
-        return MT.ACK, {"request_type": int(MT.STOP_THERAPY)}
+        return MT.ACK, self.ack_fields(MT.STOP_THERAPY)
 
     def _bolus_started(self, kind: BolusKind) -> Response:
         b = self.pump.status().bolus
@@ -291,27 +322,41 @@ class Dispatcher:
     def cancel_bolus(self, f: Fields) -> Response:
         """Cancel the bolus running."""
         self.pump.stop_bolus()
-        return MT.ACK, {"request_type": int(MT.CANCEL_BOLUS)}
+        return MT.ACK, self.ack_fields(MT.CANCEL_BOLUS)
 
     # ------------------------------------------------------------------ refill
     def refill_begin(self, f: Fields) -> Response:
         """Enter refill (delivery stops)."""
         self.pump.refill_begin()
-        return MT.ACK, {"request_type": int(MT.REFILL_BEGIN)}
+        return MT.ACK, self.ack_fields(MT.REFILL_BEGIN)
 
     def refill_withdrawn(self, f: Fields) -> Response:
-        """Report the volume withdrawn (nL); may raise REFILL_DISCREPANCY."""
-        self.pump.refill_withdrawn(f["withdrawn_nl"])
-        return MT.ACK, {"request_type": int(MT.REFILL_WITHDRAWN)}
+        """Report the volume withdrawn (nL); may raise REFILL_DISCREPANCY. MEASURE_WITHDRAWN:
+        the emulator measures the true volume in the reservoir (what a syringe draws)."""
+        self.pump.refill_withdrawn(self._withdrawn(f["withdrawn_nl"]))
+        return MT.ACK, self.ack_fields(MT.REFILL_WITHDRAWN)
+
+    def _withdrawn(self, withdrawn_nl: int) -> int:
+        """The reported withdrawal, or the true reservoir volume for MEASURE_WITHDRAWN."""
+        return self.pump.true_reservoir_nl if withdrawn_nl == MEASURE_WITHDRAWN else withdrawn_nl
 
     def refill_complete(self, f: Fields) -> Response:
-        """Report the withdrawal too if REFILL_WITHDRAWN was not sent (its withdrawn_nl is
-        otherwise informative only), then fill."""
+        """Fill, after the withdrawal (PROTOCOL.md, REFILL_COMPLETE): without REFILL_WITHDRAWN
+        first, ``withdrawn_nl`` is reported here as REFILL_WITHDRAWN would report it, but 0
+        while the pump counts drug in the reservoir is WITHDRAW_REQUIRED; after it,
+        ``withdrawn_nl`` is 0 or the reported volume, anything else ALREADY_WITHDRAWN."""
         pump = self.pump
-        filled, conc = f["filled_nl"], f["concentration_ug_per_ml"]
+        filled, conc, withdrawn = f["filled_nl"], f["concentration_ug_per_ml"], f["withdrawn_nl"]
         if pump.state is TherapyState.REFILL and pump.refill_stage == "begun":
-            pump.validate_refill_complete(filled, conc, withdrawn_nl=f["withdrawn_nl"])
-            pump.refill_withdrawn(f["withdrawn_nl"])
+            if withdrawn == 0 and pump.reservoir_nl > 0:
+                raise Refusal(NakCode.WITHDRAW_REQUIRED, "withdrawn_nl")
+            withdrawn = self._withdrawn(withdrawn)
+            pump.validate_refill_complete(filled, conc, withdrawn_nl=withdrawn)
+            pump.refill_withdrawn(withdrawn)
+        elif pump.state is TherapyState.REFILL and pump.refill_stage == "withdrawn":
+            reported = int(self._find_last_withdrawal().get("withdrawn_nl", 0))
+            if withdrawn not in (0, reported, MEASURE_WITHDRAWN):
+                raise Refusal(NakCode.ALREADY_WITHDRAWN, "withdrawn_nl")
         pump.refill_complete(filled, conc)
         w = self._find_last_withdrawal()
         expected = int(w.get("expected_nl", 0))
@@ -336,7 +381,7 @@ class Dispatcher:
         except ValueError:
             raise Refusal(NakCode.INVALID_FIELD, "alarm") from None
         self.pump.acknowledge_alarm(alarm)
-        return MT.ACK, {"request_type": int(MT.ACK_ALARM)}
+        return MT.ACK, self.ack_fields(MT.ACK_ALARM)
 
     def read_log(self, f: Fields) -> Response:
         """LOG_PAGE: up to ``count`` (1..16) entries from ``start_index``."""
@@ -346,10 +391,33 @@ class Dispatcher:
         events = self.pump.read_events(f["start_index"], count)
         return MT.LOG_PAGE, {
             "total_count": self.pump.storage.event_count(),
-            "entries": [{"index": ev.index,
-                         "time_ms": self._t(ev.time_ms),
-                         "kind": LOG_KINDS.get(ev.kind, UNKNOWN_LOG_KIND),
-                         "detail": log_detail(ev.kind, ev.details)} for ev in events]}
+            "entries": [self._log_entry(ev) for ev in events]}
+
+    def _log_entry(self, ev: Event) -> Fields:
+        """One LogEntry: the typed record (1.1) and the detail text a 1.0 session gets."""
+        entry = {"index": ev.index, "time_ms": self._t(ev.time_ms),
+                 "detail": log_detail(ev.kind, ev.details)}
+        entry.update(encode_record(ev.kind, ev.details, self.drug_index))
+        return entry
+
+    def drug_library(self) -> list[Any]:
+        """The drug library of the pump, in the order DRUG_LIBRARY reports it."""
+        return list(self.pump.drug_library())
+
+    def drug_index(self, name: str) -> int:
+        """Index of drug ``name`` (case-insensitive) in DRUG_LIBRARY, NO_DRUG if absent."""
+        names = [d.name.lower() for d in self.drug_library()]
+        return names.index(name.lower()) if name.lower() in names else NO_DRUG
+
+    def get_drug_library(self, f: Fields) -> Response:
+        """DRUG_LIBRARY: every drug the pump accepts with its concentration range (ug/mL)
+        and its soft and hard daily dose limits (ug/day)."""
+        return MT.DRUG_LIBRARY, {"drugs": [
+            {"drug_name": d.name, "min_concentration_ug_per_ml": d.min_concentration_ug_per_ml,
+             "max_concentration_ug_per_ml": d.max_concentration_ug_per_ml,
+             "soft_daily_limit_ug": d.soft_daily_limit_ug,
+             "hard_daily_limit_ug": d.hard_daily_limit_ug}
+            for d in self.drug_library()[:MAX_DRUGS]]}
 
     def get_clock(self, f: Fields) -> Response:
         """CLOCK: run clock and wall clock read together (ms)."""
@@ -360,24 +428,34 @@ class Dispatcher:
         if f["wall_ms"] > MAX_WALL_MS:
             raise Refusal(NakCode.CLOCK_OUT_OF_RANGE, "wall_ms")
         self.pump.set_time(f["wall_ms"])
-        return MT.ACK, {"request_type": int(MT.SET_CLOCK)}
+        return MT.ACK, self.ack_fields(MT.SET_CLOCK)
 
     def inject_fault(self, f: Fields) -> Response:
-        """Emulator only: MOTOR_STALL, MEMORY_ERROR, BATTERY_ERI and END_OF_SERVICE (the battery
-        drains at once to that level), CLEAR_MOTOR_STALL (the stall is repaired and acknowledged:
-        FAULT -> STOPPED; INVALID_STATE without a stall)."""
+        """Emulator only: raise or clear one of the model's faults (``Pump.raise_fault`` /
+        ``Pump.clear_fault``, the FaultKind's parameter in ``value``). BATTERY_ERI and
+        END_OF_SERVICE drain the battery at once to that level (they cannot be cleared);
+        CLEAR_MOTOR_STALL is CLEAR of MOTOR_STALL."""
         try:
-            fault = FaultKind(f["fault"])
+            kind = FaultKind(f["fault"])
         except ValueError:
-            raise Refusal(NakCode.INVALID_FIELD, "fault") from None
-        if fault is FaultKind.MOTOR_STALL:
-            self.pump.inject_motor_stall()
-        elif fault is FaultKind.MEMORY_ERROR:
-            self.pump.inject_memory_error("injected over the protocol")
-        elif fault in (FaultKind.BATTERY_ERI, FaultKind.END_OF_SERVICE):
-            self.pump.inject_battery_drain(end_of_service=fault is FaultKind.END_OF_SERVICE)
-        elif fault is FaultKind.CLEAR_MOTOR_STALL:
-            if Alarm.MOTOR_STALL not in self.pump.active_alarms:
-                raise Rejected(RejectCode.INVALID_STATE, "fault", "no motor stall to clear")
-            self.pump.acknowledge_alarm(Alarm.MOTOR_STALL)
-        return MT.ACK, {"request_type": int(MT.INJECT_FAULT)}
+            raise Refusal(NakCode.UNKNOWN_FAULT, "fault") from None
+        try:
+            action = FaultAction(f["action"])
+        except ValueError:
+            raise Refusal(NakCode.INVALID_FIELD, "action") from None
+        if kind is FaultKind.CLEAR_MOTOR_STALL:
+            kind, action = FaultKind.MOTOR_STALL, FaultAction.CLEAR
+        wire = FAULT_WIRE[kind]
+        if kind in (FaultKind.BATTERY_ERI, FaultKind.END_OF_SERVICE):
+            if action is FaultAction.CLEAR:
+                raise Rejected(RejectCode.INVALID_STATE, "action", "a battery does not recharge")
+            self.pump.inject_battery_drain(end_of_service=kind is FaultKind.END_OF_SERVICE)
+        elif action is FaultAction.CLEAR:
+            self.pump.clear_fault(wire.model_name)
+        elif wire.param is None:
+            if f["value"] != 0:
+                raise Refusal(NakCode.FAULT_PARAM_OUT_OF_RANGE, "value")
+            self.pump.raise_fault(wire.model_name)
+        else:
+            self.pump.raise_fault(wire.model_name, **{wire.param: f["value"]})
+        return MT.ACK, self.ack_fields(MT.INJECT_FAULT)

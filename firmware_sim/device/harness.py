@@ -14,7 +14,8 @@ once, as a pump with a clinician programmer and a patient controller in range. A
 connects while another is connected (or while the pump end is being reopened) gets a link of its
 own, served by a further :class:`Device` on the same model: each host has its own session,
 sequence numbers and telemetry, every host receives the alarm events, and all devices share one
-lock (``vp.device.lock``) and one authentication back-off. ``hosts=1`` turns this off (a second
+lock (``vp.device.lock``) and one authentication back-off, in which each host is a sender of
+its own (a guesser on one host never delays another). ``hosts=1`` turns this off (a second
 host is refused, as on a point-to-point line).
 """
 from __future__ import annotations
@@ -36,7 +37,9 @@ from protocol import DEVELOPMENT_KEYS, Role
 from hal.faults import FaultInjector, parse_fault_spec
 from hal.virtual import VirtualLink, accept_extra_hosts, refuse_extra_hosts
 
-from .device import Device, GrowingBackoff
+from protocol.backoff import AuthBackoff
+
+from .device import Device
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class VirtualPump:
         self.baud = baud
         self.lock = threading.RLock()
         self._limiter = self._new_limiter()
+        self._senders = 0  # extra hosts are senders 1, 2, ... for the back-off accounts
         self._extra: dict[VirtualLink, tuple[Device, threading.Event, threading.Thread]] = {}
         self._extra_lock = threading.Lock()
         self.link: hal.Link = self._open_link()
@@ -88,13 +92,13 @@ class VirtualPump:
     def _new_limiter(self) -> Any:
         if "auth_limiter" in self.device_options:
             return self.device_options["auth_limiter"]
-        return GrowingBackoff()  # one back-off per pump, whatever host a proof comes from
+        return AuthBackoff()  # one per pump; each host is a sender of its own (PROTOCOL.md 4)
 
-    def _device_on(self, pump: Pump, link: hal.Link, reopen: Any) -> Device:
+    def _device_on(self, pump: Pump, link: hal.Link, reopen: Any, sender: int = 0) -> Device:
         options = {k: v for k, v in self.device_options.items() if k != "auth_limiter"}
         device = Device(pump, link, self.keys, serial_number=self.serial_number,
                         log_frames=self.log_frames, reopen=reopen, auth_limiter=self._limiter,
-                        **options)
+                        sender=sender, **options)
         device.lock = self.lock  # one model: every host's device takes the same lock
         return device
 
@@ -115,15 +119,21 @@ class VirtualPump:
                             self.max_hosts)
                 link.close()
                 return
-            served: hal.Link = link
-            if self.faults is not None:
-                plan = parse_fault_spec(self.faults) if isinstance(self.faults, str) else self.faults
-                served = FaultInjector(link, plan)
-            device = self._device_on(self.pump, served, None)
-            stop = threading.Event()
-            thread = threading.Thread(target=self._run_extra, args=(link, device, stop),
-                                      name=f"pump-device {link.name}", daemon=True)
-            self._extra[link] = (device, stop, thread)
+            self._start_extra(link, self.pump)
+
+    def _start_extra(self, link: VirtualLink, pump: Pump) -> None:
+        """A device for ``link`` on ``pump``, serving in a thread (caller holds _extra_lock);
+        each host is a sender of its own for the pump's back-off accounting."""
+        served: hal.Link = link
+        if self.faults is not None:
+            plan = parse_fault_spec(self.faults) if isinstance(self.faults, str) else self.faults
+            served = FaultInjector(link, plan)
+        self._senders += 1
+        device = self._device_on(pump, served, None, sender=self._senders)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._run_extra, args=(link, device, stop),
+                                  name=f"pump-device {link.name}", daemon=True)
+        self._extra[link] = (device, stop, thread)
         thread.start()
 
     def _run_extra(self, link: VirtualLink, device: Device, stop: threading.Event) -> None:
@@ -131,37 +141,46 @@ class VirtualPump:
             device.serve_forever(stop)
         finally:
             device.close()
-            link.close()
-            with self._extra_lock:
-                if self._extra.get(link, (None,))[0] is device:
-                    del self._extra[link]
-            log.info("%s: extra host on %s left", self.name, link.name)
+            if not stop.is_set():  # the host left (stopped from here: the link is kept or closed)
+                link.close()
+                with self._extra_lock:
+                    if self._extra.get(link, (None,))[0] is device:
+                        del self._extra[link]
+                log.info("%s: extra host on %s left", self.name, link.name)
 
-    def _stop_extras(self, *, commit: bool) -> None:
+    def _stop_extras(self, *, commit: bool, keep_links: bool = False) -> list[VirtualLink]:
+        """Stop every extra device; returns their links, closed unless ``keep_links``."""
         with self._extra_lock:
             extras = list(self._extra.items())
             self._extra.clear()
         for link, (device, stop, _) in extras:
             device._final_commit = commit
             stop.set()
-            link.close()
+            if not keep_links:
+                link.close()
         for _, (_, _, thread) in extras:
             if thread is not threading.current_thread():
                 thread.join(timeout=5)
+        return [link for link, _ in extras if not link.closed]
 
     def advance(self, delta_ms: int) -> None:
-        """Move a ManualClock forward by ``delta_ms`` and run the pump to it now (events pushed)."""
+        """Move a ManualClock forward by ``delta_ms`` and run the pump to it now (events pushed
+        to every connected host)."""
         if not isinstance(self.clock, ManualClock):
             raise TypeError("advance() needs the ManualClock (the clock is not manual)")
         with self.device.lock:
             self.clock.advance(delta_ms)
             self.device.run_pending()
+            with self._extra_lock:
+                extras = [device for device, _, _ in self._extra.values()]
+            for device in extras:
+                device.run_pending()
 
     def restart(self) -> None:
         """Power loss: the device and pump vanish without a final commit and are rebuilt from
         the state file (an in-memory store survives as the same object). Sessions are lost;
         the link stays plugged in."""
-        self._stop_extras(commit=False)  # their hosts see the link close, as after a reset
+        kept = self._stop_extras(commit=False, keep_links=True)  # links stay plugged in
         self.device.stop(commit=False)
         self.device.close()
         self._limiter = self._new_limiter()
@@ -170,6 +189,9 @@ class VirtualPump:
             self.storage = Storage(self.storage_path)
         self.device = self._make_device(Pump(self.profile, self.storage, self.clock))
         self.device.start()
+        with self._extra_lock:
+            for link in kept:
+                self._start_extra(link, self.device.pump)
         log.info("virtual pump %s restarted", self.name)
 
     def close(self) -> None:

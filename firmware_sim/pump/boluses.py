@@ -79,31 +79,50 @@ class BolusMixin(PumpCore):
         self._finish_bolus("CANCELLED")
         self._commit()
 
+    def _patient_waits(self, cfg: dict[str, int]) -> dict[DenialReason, int]:
+        """The time-bound reasons that deny a patient bolus now, each with the run time it
+        ends: the lockout (start to start), the daily maximum (rolling 24 h), a running bolus."""
+        waits: dict[DenialReason, int] = {}
+        hist = self.patient_history
+        if hist and self.t_ms < hist[-1] + cfg["lockout_ms"]:
+            waits[DenialReason.LOCKOUT] = hist[-1] + cfg["lockout_ms"]
+        if len(hist) >= cfg["max_per_24h"]:
+            waits[DenialReason.DAILY_MAXIMUM] = hist[-cfg["max_per_24h"]] + DAY_MS
+        bol = self.bolus
+        if bol is not None:
+            waits[DenialReason.BOLUS_ACTIVE] = self._bolus_end_ms(bol)
+        return waits
+
     def request_patient_bolus(self) -> PatientBolusResult:
-        """A patient asks for a bolus now. Granted, or denied with a :class:`DenialReason`
-        (checked in this order: NOT_CONFIGURED, NOT_INFUSING, BOLUS_ACTIVE, LOCKOUT,
-        DAILY_MAXIMUM, HARD_DAILY_LIMIT). Every request is logged (PATIENT_BOLUS_GRANTED or
-        PATIENT_BOLUS_DENIED with the reason) and committed. Insufficient reservoir is
-        NOT_INFUSING's sibling: the bolus runs until the reservoir empties."""
+        """A patient asks for a bolus now. Granted, or denied with a :class:`DenialReason`:
+        the first that applies of DENIAL_PRECEDENCE (NOT_CONFIGURED, NOT_INFUSING, LOCKOUT,
+        DAILY_MAXIMUM, BOLUS_ACTIVE, HARD_DAILY_LIMIT). The lockout runs start to start.
+        ``next_allowed_ms`` is the earliest run time at which every foreseeable reason has
+        passed (lockout end, daily-maximum window, end of the running bolus), None when none
+        can be foreseen. Every request is logged (PATIENT_BOLUS_GRANTED or
+        PATIENT_BOLUS_DENIED with the reason) and committed. Insufficient reservoir is not a
+        denial: the bolus runs until the reservoir empties."""
         self._prune_history()
         cfg = self.patient_cfg
         reason: DenialReason | None = None
         next_ok: int | None = None
         vol = self._patient_volume(cfg["dose_ug"], self.concentration_ug_per_ml) if cfg else 0
+        schedule_running = self.state is S.INFUSING or (self.state is S.BOLUS
+                                                        and self.resume_infusing)
         if cfg is None:
             reason = DenialReason.NOT_CONFIGURED
-        elif self.state is S.BOLUS:
-            reason = DenialReason.BOLUS_ACTIVE
-        elif self.state is not S.INFUSING:
+        elif not schedule_running:
             reason = DenialReason.NOT_INFUSING
-        elif self.patient_history and self.t_ms < self.patient_history[-1] + cfg["lockout_ms"]:
-            reason = DenialReason.LOCKOUT
-            next_ok = self.patient_history[-1] + cfg["lockout_ms"]
-        elif len(self.patient_history) >= cfg["max_per_24h"]:
-            reason = DenialReason.DAILY_MAXIMUM
-            next_ok = self.patient_history[-cfg["max_per_24h"]] + DAY_MS
-        elif not self._bolus_fits_limit(vol):
-            reason = DenialReason.HARD_DAILY_LIMIT
+        else:
+            waits = self._patient_waits(cfg)
+            for candidate in (DenialReason.LOCKOUT, DenialReason.DAILY_MAXIMUM,
+                              DenialReason.BOLUS_ACTIVE):
+                if candidate in waits:
+                    reason = reason or candidate
+            if reason is None and not self._bolus_fits_limit(vol):
+                reason = DenialReason.HARD_DAILY_LIMIT
+            if reason is not None and waits:
+                next_ok = max(waits.values())
         if reason is not None:
             self._event("PATIENT_BOLUS_DENIED", reason=reason.name, reason_code=int(reason))
             log.info("patient bolus denied: %s", reason.name)

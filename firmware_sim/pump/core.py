@@ -75,6 +75,8 @@ class PumpCore:
     reservoir_nl: int
     filled_nl: int
     delivered_nl: int
+    delivered_at_refill_nl: int  # delivered_nl when the last refill completed
+    delivered_at_midnight_nl: int  # delivered_nl at the last wall-clock midnight
     withdrawn_nl: int
     dose_pg: int
     basal_rem: int

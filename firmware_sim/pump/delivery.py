@@ -12,6 +12,7 @@ from typing import Callable
 from ..enums import Alarm, BolusKind
 from ..profile import DAY_MS
 from .core import FOREVER as _FOREVER, PumpCore, first_reaching as _first_reaching
+from .reporting import next_midnight_run_ms
 from .thresholds import THRESHOLDS, Measure
 
 
@@ -103,6 +104,7 @@ class DeliveryMixin(PumpCore):
         self.basal_rem = rem
         self.t_ms += dt
         self.segments += 1
+        self._mark_midnight()  # type: ignore[attr-defined]
         self._after_segment()
 
     def _volume_function(self, t: int, rem: int, end: int) -> tuple[Callable[[int], int], int,
@@ -141,8 +143,9 @@ class DeliveryMixin(PumpCore):
         """The next segment from run time ``t`` (at most to ``target``) with the given moving
         quantities and the pump's other state: (duration ms >= 1, volume nL before the reservoir
         cap, basal remainder after it). It ends at the first crossing of a threshold row (one
-        ms on when a row holds already) or at ``target``. Pure: changes nothing."""
-        end = target
+        ms on when a row holds already), at the next wall-clock midnight (the delivered counter of
+        the day restarts there) or at ``target``. Pure: changes nothing."""
+        end = min(target, next_midnight_run_ms(t, self.wall_offset_ms))
         armed: list[tuple[Measure, int]] = []
         for row in THRESHOLDS:
             d = row.distance(self, t, reservoir_nl, delivered_nl, path_old_nl)  # type: ignore[arg-type]
@@ -192,6 +195,20 @@ class DeliveryMixin(PumpCore):
         self._raise_alarm(Alarm.LOW_RESERVOIR, reservoir_nl=0)
         self._raise_alarm(Alarm.EMPTY_RESERVOIR)
         self._trigger("run_dry")
+
+    def _bolus_end_ms(self, bol: dict[str, int]) -> int:
+        """Run time the bolus ``bol`` ends: start + duration; for a BRIDGE, the first ms at
+        which the old drug still in the catheter has been delivered at the rate in force now
+        (the carry counted), recomputed whenever the rate changes; now when nothing moves."""
+        if bol["kind"] != BolusKind.BRIDGE:
+            return bol["start_ms"] + bol["duration_ms"]
+        rate = 0
+        if self.compiled is not None and self.resume_infusing:
+            rate = self.compiled.lookup(self.wall_ms)[1] * bol["num"] // bol["den"]
+        need = self.path_old_nl * DAY_MS - self.basal_rem
+        if rate <= 0 or need <= 0:
+            return self.t_ms
+        return self.t_ms + -(-need // rate)
 
     def _bolus_delivered(self, bol: dict[str, int]) -> int:
         if bol["kind"] == BolusKind.BRIDGE:

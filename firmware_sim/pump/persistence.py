@@ -18,6 +18,8 @@ from ..statemachine import TherapyMachine
 from ..storage import Storage
 from .core import PERSIST as _PERSIST, NULLABLE as _NULLABLE, PATIENT_KEYS as _PATIENT_KEYS
 from .core import STATE_VERSION, PumpCore, S, is_int as _is_int
+from .fault_state import FaultState
+from .ledger import TruthLedger
 
 
 class PersistenceMixin(PumpCore):
@@ -38,6 +40,8 @@ class PersistenceMixin(PumpCore):
         self.reservoir_nl = 0
         self.filled_nl = 0
         self.delivered_nl = 0
+        self.delivered_at_refill_nl = 0
+        self.delivered_at_midnight_nl = 0
         self.withdrawn_nl = 0
         self.withdrawn_reported_nl = 0
         self.dose_pg = 0
@@ -58,6 +62,7 @@ class PersistenceMixin(PumpCore):
         self.past_epochs: list[list[Any]] = []
         self._epoch_schedule: Schedule | None = None
         self._epoch_compiled: dict[int, tuple[Any, CompiledSchedule]] = {}
+        self.faults = FaultState(p.mechanism)
 
     def _dynamic_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in _PERSIST}
@@ -65,6 +70,8 @@ class PersistenceMixin(PumpCore):
         d["state"] = self.machine.state
         d["alarms"] = self.alarms.to_list()
         d["battery_start_ms"] = self.battery_start_ms
+        d["faults"] = self.faults.to_dict()
+        d["delivery_marks"] = [self.delivered_at_refill_nl, self.delivered_at_midnight_nl]
         return d
 
     def _to_dict(self) -> dict[str, Any]:
@@ -99,13 +106,31 @@ class PersistenceMixin(PumpCore):
                 raise TypeError(f"{k} is not an integer")
             setattr(self, k, v)
         self.battery_start_ms = int(d["battery_start_ms"])
+        # the marks of the delivered counters (a state stored before they existed: all counted)
+        marks = d.get("delivery_marks", [0, 0])
+        if not (isinstance(marks, list) and len(marks) == 2 and all(map(_is_int, marks))):
+            raise ValueError("delivery marks")
+        self.delivered_at_refill_nl, self.delivered_at_midnight_nl = marks
         self.machine = TherapyMachine(S[d["state"]])
         self.alarms = AlarmSet.from_list(d["alarms"])
         self._schedule = Schedule.from_dict(d["schedule"]) if d["schedule"] else None
         self.compiled = CompiledSchedule(self._schedule) if self._schedule else None
         self._epoch_schedule = self._schedule
         self._epoch_compiled = {}
+        self.faults = self._restore_faults(d.get("faults"))
         self._check_restored()
+
+    def _restore_faults(self, d: dict[str, Any] | None) -> FaultState:
+        """The stored faults and truth ledger; a state saved before the ledger existed gets
+        one equal to the belief (no mechanism fault was possible then)."""
+        if d is not None:
+            return FaultState.from_dict(self.profile.mechanism, d)
+        fs = FaultState(self.profile.mechanism)
+        fs.ledger = TruthLedger(fs.ledger.spec, self.filled_nl, self.reservoir_nl,
+                                self.delivered_nl, 0, self.withdrawn_nl, self.delivered_nl,
+                                self.t_ms)
+        fs.refresh(self.delivered_nl, self.t_ms)
+        return fs
 
     def _check_restored(self) -> None:
         """Raise ValueError unless the restored state is one the model can reach."""
@@ -118,8 +143,14 @@ class PersistenceMixin(PumpCore):
             raise ValueError("negative counter")
         if self.filled_nl != self.delivered_nl + self.reservoir_nl + self.withdrawn_nl:
             raise ValueError("volumes do not balance")
+        if self.faults.ledger.filled_nl != self.filled_nl \
+                or self.faults.ledger.anchor_commanded_nl > self.delivered_nl:
+            raise ValueError("the truth ledger does not match the pump")
         if not 0 <= self.basal_rem < DAY_MS:
             raise ValueError("basal remainder out of range")
+        if not 0 <= self.delivered_at_refill_nl <= self.delivered_nl \
+                or not 0 <= self.delivered_at_midnight_nl <= self.delivered_nl:
+            raise ValueError("delivery marks out of range")
         if not p.low_threshold_min_nl <= self.low_threshold_nl <= p.low_threshold_max_nl:
             raise ValueError("low threshold out of range")
         if self.drug_name is not None or self.concentration_ug_per_ml is not None:

@@ -64,15 +64,17 @@ from ..storage import Event, Storage
 from .boluses import BolusMixin
 from .core import PG_PER_UG, S, log
 from .delivery import DeliveryMixin
+from .fault_api import FaultsMixin
 from .limits import LimitsMixin
 from .persistence import PersistenceMixin
 from .power import PowerMixin
 from .refill import RefillMixin
+from .reporting import ReportingMixin
 from .therapy import TherapyMixin
 
 
 class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, PowerMixin,
-           PersistenceMixin):
+           ReportingMixin, PersistenceMixin, FaultsMixin):
     """An implantable intrathecal pump.
 
     ``Pump(profile, storage=None, clock=None)``: with a storage holding a saved pump, the pump
@@ -130,24 +132,17 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
         if alarm in CLEARED_BY_ACK:
             self._clear_alarm(alarm)
             if alarm is Alarm.MOTOR_STALL and self.state is S.FAULT:
+                self._faults_on_stall_ack()
                 self._trigger("clear_fault")
         else:
             entry.acked = True
         self._commit()
 
     def inject_motor_stall(self) -> None:
-        """Fault injection: the motor stalls. Delivery stops (bolus cancelled), state FAULT,
-        MOTOR_STALL alarm. Rejection: INVALID_STATE (already FAULT or at end of service)."""
-        self._require_state("stall", "motor stall")
-        if self.bolus is not None:
-            self._finish_bolus("MOTOR_STALL")
-        self.resume_infusing = False
-        self.refill_due_ms = None
-        self.refill_phase = None if self.state is not S.REFILL else self.refill_phase
-        self._raise_alarm(Alarm.MOTOR_STALL)
-        self._trigger("stall")
-        self._sync_epoch()
-        self._commit()
+        """Fault injection: the motor stalls for good (``raise_fault("motor_stall")``).
+        Delivery stops (bolus cancelled), state FAULT, MOTOR_STALL alarm. Rejection:
+        INVALID_STATE (already FAULT or at end of service)."""
+        self.raise_fault("motor_stall")
 
     def inject_memory_error(self, reason: str = "injected") -> None:
         """Fault injection: memory error. MEMORY_ERROR alarm, therapy STOPPED, no delivery."""
@@ -201,9 +196,8 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
         if self.bolus is not None:
             b = self.bolus
             d = self._bolus_delivered(b)
-            bridge = b["kind"] == BolusKind.BRIDGE
             bs = BolusStatus(BolusKind(b["kind"]), b["volume_nl"], d, b["volume_nl"] - d,
-                             b["start_ms"], None if bridge else b["start_ms"] + b["duration_ms"])
+                             b["start_ms"], self._bolus_end_ms(b))
         used = self.battery_used_uah()
         remaining = p.battery_capacity_uah - used
         return PumpStatus(

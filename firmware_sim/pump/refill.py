@@ -30,6 +30,7 @@ class RefillMixin(PumpCore):
         self._check_withdrawn(withdrawn_nl)
         p = self.profile
         expected = self.reservoir_nl
+        self.faults.ledger.withdraw_all(self.delivered_nl, self.t_ms)  # the syringe draws the truth
         tol = max(p.discrepancy_min_nl, expected * p.discrepancy_percent // 100)
         discrepancy = abs(withdrawn_nl - expected) > tol
         self.withdrawn_nl += expected
@@ -113,6 +114,8 @@ class RefillMixin(PumpCore):
         self.concentration_ug_per_ml = concentration_ug_per_ml
         self.reservoir_nl = filled_nl
         self.filled_nl += filled_nl
+        self.faults.ledger.fill(filled_nl, self.delivered_nl, self.t_ms)
+        self.delivered_at_refill_nl = self.delivered_nl
         self.refill_phase = None
         if old_conc != concentration_ug_per_ml and self.delivered_nl > 0:
             if self.path_old_nl == 0:

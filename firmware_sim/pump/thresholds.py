@@ -90,6 +90,11 @@ def _refill_due(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | Non
     return due - t
 
 
+def _fault_end(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | None:
+    end = p.faults.next_end_ms()
+    return None if end is None else end - t
+
+
 def _battery(alarm: Alarm, level: int) -> Distance:
     def distance(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | None:
         if alarm in p.alarms or Alarm.END_OF_SERVICE in p.alarms:
@@ -112,4 +117,5 @@ THRESHOLDS: tuple[Threshold, ...] = (
               lambda p: p._on_battery_eri()),
     Threshold("end_of_service", Measure.CHARGE, _battery(Alarm.END_OF_SERVICE, 3),
               lambda p: p._on_end_of_service()),
+    Threshold("fault_end", Measure.TIME, _fault_end, lambda p: p._faults_due()),
 )

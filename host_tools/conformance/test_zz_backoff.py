@@ -1,6 +1,6 @@
 """PROTOCOL.md section 4, authentication back-off: after 3 failed authentications within 60 s
-SESSION_OPEN is refused with RATE_LIMITED and a retry_after_ms; a handshake after that time
-succeeds. Runs last (the back-off holds the pump for a few seconds)."""
+the proof of a handshake begun since is refused with RATE_LIMITED and a retry_after_ms; a
+handshake after that time succeeds. Runs last (the back-off holds the pump for a few seconds)."""
 from __future__ import annotations
 
 import os

@@ -3,7 +3,7 @@
 ``pumpctl --url URL [--role clinician|patient] [--key HEX | --keys FILE] COMMAND ...``
 
 Commands: status, schedule show|set, drug [set], limits [set], start, stop, bolus, ptm, cancel,
-refill, alarms [ack], clock [set], log, monitor, plot, sniff, ports. Every command that shows
+refill, alarms [ack], clock [set], log, monitor, plot, sniff, ports, spec. Every command that shows
 data takes ``--json``.
 
 Errors are one line on stderr and an exit code: 0 ok, 1 other error, 2 usage, 3 connection
@@ -19,7 +19,7 @@ import click
 
 from host_tools.errors import (AuthenticationFailed, ConnectionFailed, ProtocolViolation,
                                PumpError, Refused, ResponseTimeout)
-from host_tools.pumpctl import bench, logs, refill, therapy, tools
+from host_tools.pumpctl import bench, logs, refill, spec, therapy, tools
 from host_tools.pumpctl.common import (EXIT_AUTH, EXIT_CONNECTION, EXIT_FILE, EXIT_OTHER,
                                        EXIT_REFUSED, EXIT_USAGE, Connection, err_console, warn)
 from host_tools.pumpctl.lineopts import connection_line, line_options
@@ -87,7 +87,7 @@ def _key_hex(ctx: click.Context, key_hex: str | None, key_file: str | None,
 
 
 for _command in [*therapy.COMMANDS, refill.refill, logs.log_cmd, logs.plot, *tools.COMMANDS,
-                 *bench.COMMANDS]:
+                 *bench.COMMANDS, *spec.COMMANDS]:
     cli.add_command(_command)
 
 

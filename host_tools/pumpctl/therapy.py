@@ -5,11 +5,12 @@ from pathlib import Path
 
 import click
 
-from firmware_sim.profile import DrugEntry, Profile, load_profile
+from firmware_sim.profile import Profile, load_profile
 from firmware_sim.errors import ProfileError
 from host_tools.client import PumpClient
+from host_tools.errors import ProtocolViolation
 from host_tools.preview import preview_plan, preview_table
-from host_tools.records import Limits
+from host_tools.records import DrugLibraryEntry, Limits
 from host_tools.pumpctl.plans import PartialProgramming, PlanProblem, check_plans, program_plans
 from host_tools.schedule_file import (EVERY_DAY, WEEKDAYS, ScheduleFileError, check_schedule_file,
                                       load_schedule_file, weekday_name)
@@ -42,9 +43,20 @@ def pump_profile(client: PumpClient) -> Profile:
         return load_profile("ip20")
 
 
-def drug_entry(client: PumpClient, drug_name: str) -> DrugEntry | None:
-    """The drug library entry (soft/hard daily limits) for ``drug_name``, or None."""
-    return pump_profile(client).drug(drug_name) if drug_name else None
+def drug_entry(client: PumpClient, drug_name: str) -> DrugLibraryEntry | None:
+    """The entry of ``drug_name`` in the drug library **the pump reports** (GET_DRUG_LIBRARY),
+    or None (no drug, a drug the pump does not list, or a protocol 1.0 pump, which cannot
+    report its library: then no limit is checked here, and a warning says so)."""
+    if not drug_name:
+        return None
+    try:
+        entry = client.drug_entry(drug_name)
+    except ProtocolViolation:
+        warn("the pump does not report its drug library (protocol 1.0): daily limits not shown")
+        return None
+    if entry is None:
+        warn(f"the pump's drug library has no {drug_name!r}: daily limits not shown")
+    return entry
 
 
 # ---------------------------------------------------------------------------- status

@@ -39,11 +39,12 @@ from host_tools import strategies as ips
 from host_tools.client import PumpClient
 from host_tools.errors import (AuthenticationFailed, ConnectionFailed, ProtocolViolation,
                                Refused, ResponseTimeout)
-from protocol import (AuthLimiter, FaultKind, FrameKind, MessageType as MT, NakCode, Role, crc16,
-                      encode_frame)
+from protocol import (FAULT_WIRE, AuthLimiter, FaultKind, FrameKind, MessageType as MT, NakCode,
+                      Role, crc16, encode_frame)
 
 from . import stats
-from .oracle import DAY_MS, DELIVERING, MINUTE_MS, PG_PER_UG, Limits, Oracle, Violation
+from .oracle import (DAY_MS, DELIVERING, MEASURE_WITHDRAWN, MINUTE_MS, PG_PER_UG, Limits, Oracle,
+                     Violation)
 
 HOUR_MS = 3_600_000
 YEAR_MS = 365 * DAY_MS
@@ -523,7 +524,7 @@ class SafetyMachine(RuleBasedStateMachine):
     def _withdrawn_volume(self, data: st.DataObject) -> int:
         r = self.oracle.reservoir
         off = data.draw(st.one_of(st.just(0), st.integers(-3_000_000, 3_000_000)), label="off")
-        return data.draw(st.one_of(st.just(max(0, r + off)),
+        return data.draw(st.one_of(st.just(max(0, r + off)), st.just(MEASURE_WITHDRAWN),
                                    st.integers(0, 2 * self.lim.capacity_nl + 10)), label="withdrawn")
 
     @rule(data=st.data())
@@ -589,6 +590,42 @@ class SafetyMachine(RuleBasedStateMachine):
             o.on_ack("MOTOR_STALL", ran)
         elif kind in (FaultKind.BATTERY_ERI, FaultKind.END_OF_SERVICE):
             o.on_battery_drain(kind is FaultKind.END_OF_SERVICE, ran)
+
+    @rule(kind=st.sampled_from([FaultKind.OVER_INFUSION, FaultKind.UNDER_INFUSION,
+                                FaultKind.OCCLUSION, FaultKind.LEAK]),
+          value=st.one_of(st.sampled_from([1, 50, 100, 145, 1000]), st.integers(0, 1001)),
+          clear=st.booleans())
+    def mechanism_fault(self, kind: FaultKind, value: int, clear: bool) -> None:
+        """Raise or clear a fault of the delivery mechanism (invariant 13 follows the truth)."""
+        name = FAULT_WIRE[kind].model_name
+        out, _, evs = self.command("inject_fault",
+                                   lambda c: c.inject_fault(kind, value, clear=clear))
+        if self.forbidden("inject_fault") or self.lost(out, evs):
+            return
+        self.oracle.on_mechanism_fault(name, value, clear, self.executed(out, evs))
+
+    def _truth(self) -> Any:
+        with self.vp.device.lock:
+            return self.vp.pump.truth()
+
+    def _check_truth(self) -> None:
+        """Invariant 13: the pump's truth ledger is conserved, and equals the oracle's."""
+        stats.count("check.SAF-13")
+        tr = self._truth()
+        o = self.oracle
+        if tr.filled_nl != tr.patient_nl + tr.leaked_nl + tr.reservoir_nl + tr.withdrawn_nl \
+                or min(tr.patient_nl, tr.leaked_nl, tr.reservoir_nl, tr.withdrawn_nl) < 0:
+            raise Violation(f"truth not conserved: {tr}")
+        if tr.filled_nl != o.filled:
+            raise Violation(f"truth filled {tr.filled_nl} nL, the oracle counted {o.filled} nL")
+        if not o.exact:
+            return
+        want = o.truth.now(o.delivered)
+        got = (tr.reservoir_nl, tr.patient_nl, tr.leaked_nl)
+        if got != want or tr.withdrawn_nl != o.truth.withdrawn:
+            raise Violation(f"truth (reservoir, patient, leaked) {got}, withdrawn "
+                            f"{tr.withdrawn_nl}; the oracle's {want}, {o.truth.withdrawn} "
+                            f"(faults {o.truth.faults})")
 
     # ------------------------------------------------------------------ rules: time
     def _advance(self, delta: int) -> None:
@@ -913,6 +950,8 @@ class SafetyMachine(RuleBasedStateMachine):
         if st_.filled_nl != st_.delivered_nl + st_.reservoir_nl + st_.withdrawn_nl:
             raise Violation(f"conservation: filled {st_.filled_nl} != delivered {st_.delivered_nl}"
                             f" + reservoir {st_.reservoir_nl} + withdrawn {st_.withdrawn_nl}")
+        # 13. the truth ledger, with any mechanism fault in force
+        self._check_truth()
         # 2. reservoir bounds
         stats.count("check.SAF-2")
         if not 0 <= st_.reservoir_nl <= self.lim.capacity_nl:
@@ -1007,6 +1046,9 @@ class SafetyMachine(RuleBasedStateMachine):
         o.acked = {a.alarm.name for a in st_.alarms if a.acked}
         o.resync(st_.reservoir_nl, st_.delivered_nl, st_.withdrawn_nl, st_.state.name,
                  snap["basal_rem"])
+        tr = self._truth()
+        o.truth.resync(tr.filled_nl, tr.reservoir_nl, tr.patient_nl, tr.leaked_nl,
+                       tr.withdrawn_nl, st_.delivered_nl)
         if bol is not None and bol.get("kind") == 4:  # still bridging
             o.exact = False
             o.bridge_pending = True

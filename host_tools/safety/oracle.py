@@ -26,6 +26,8 @@ import bisect
 import dataclasses
 from typing import Any
 
+from .truth import MECHANISM, OracleTruth
+
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
 PG_PER_UG = 1_000_000
@@ -33,6 +35,7 @@ NL_PER_ML = 1_000_000
 DELIVERING = ("INFUSING", "BOLUS")
 # Alarms the oracle predicts (raise time included); the others are checked by rule.
 LATCHED_BY_ACK = ("MOTOR_STALL", "MEMORY_ERROR", "REFILL_DISCREPANCY")
+MEASURE_WITHDRAWN = 0xFFFF_FFFF  # REFILL_WITHDRAWN: the emulator measures the true volume
 
 
 class Violation(AssertionError):
@@ -248,6 +251,7 @@ class Oracle:
         self.bridge_pending = False  # a concentration change still in the catheter
         self.path_old_conc = 0
         self.notes: list[str] = []  # what the oracle could not follow exactly, for messages
+        self.truth = OracleTruth()  # invariant 13: where the drug really is
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -579,16 +583,17 @@ class Oracle:
         cfg = self.patient
         self.grants = [g for g in self.grants if g > self.t - DAY_MS]
         expect: str | None = None
+        running = self.state == "INFUSING" or (self.state == "BOLUS" and self.resume)
         if cfg is None:
             expect = "NOT_CONFIGURED"
-        elif self.state == "BOLUS":
-            expect = "BOLUS_ACTIVE"
-        elif self.state != "INFUSING":
+        elif not running:
             expect = "NOT_INFUSING"
         elif self.grants and self.t < self.grants[-1] + cfg["lockout_ms"]:
             expect = "LOCKOUT"
         elif len(self.grants) >= cfg["max_per_24h"]:
             expect = "DAILY_MAXIMUM"
+        elif self.state == "BOLUS":
+            expect = "BOLUS_ACTIVE"
         else:
             vol = self.patient_volume(cfg["dose_ug"])
             total = self.basal_window_pg() + self.recent_bolus_pg() + vol * self._limit_conc()
@@ -643,6 +648,9 @@ class Oracle:
             return
         if self.state != "REFILL" or self.refill_phase != "begun":
             raise Violation(f"withdrawal accepted in {self.state}/{self.refill_phase}")
+        drawn = self.truth.withdraw_all(self.delivered)
+        if measured == MEASURE_WITHDRAWN:  # the emulator measured the truth for the clinician
+            measured = drawn
         if self.discrepancy(measured, self.reservoir):
             self._raise("REFILL_DISCREPANCY", self.t)
         self.withdrawn += self.reservoir
@@ -670,6 +678,7 @@ class Oracle:
         self.conc = conc
         self.reservoir = filled
         self.filled += filled
+        self.truth.fill(filled, self.delivered)
         self.refill_phase = None
         for a in ("LOW_RESERVOIR", "EMPTY_RESERVOIR", "REFILL_DUE"):
             self._clear(a)
@@ -735,6 +744,19 @@ class Oracle:
         self._raise("BATTERY_ERI", self.t)
         if end_of_service:
             self._battery_event("END_OF_SERVICE")
+
+    def on_mechanism_fault(self, name: str, value: int, clear: bool, accepted: bool) -> None:
+        """INJECT_FAULT of a mechanism fault (over/under-infusion, occlusion, leak): a raise
+        with a value in range, or a clear of a fault in force, is accepted in every state and
+        changes only the truth; anything else is refused and changes nothing."""
+        lo, hi = (1, 1000) if MECHANISM[name][0] == "permille" else (1, 100)
+        valid = name in self.truth.faults if clear else lo <= value <= hi
+        if accepted != valid:
+            raise Violation(f"{'clear' if clear else 'raise'} {name} {value} "
+                            f"{'accepted' if accepted else 'refused'} (in force: "
+                            f"{sorted(self.truth.faults)})")
+        if accepted:
+            self.truth.set_fault(name, None if clear else value, self.delivered)
 
     def on_set_clock(self, wall: int, accepted: bool) -> None:
         if not accepted:

@@ -20,10 +20,10 @@ local ENUMS = {
   AlarmPriority = {[1]="LOW", [2]="MEDIUM", [3]="HIGH"},
   BolusKind = {[0]="NONE", [1]="CLINICIAN", [2]="PATIENT", [3]="PRIMING", [4]="BRIDGE"},
   DenialReason = {[0]="NONE", [1]="LOCKOUT", [2]="DAILY_MAXIMUM", [3]="NOT_CONFIGURED", [4]="NOT_INFUSING", [5]="HARD_DAILY_LIMIT", [6]="BOLUS_ACTIVE"},
-  EventKind = {[1]="STATE", [2]="ALARM_RAISED", [3]="ALARM_CLEARED", [4]="ALARM_ACK", [5]="BOLUS_START", [6]="BOLUS_END", [7]="PATIENT_BOLUS_GRANTED", [8]="PATIENT_BOLUS_DENIED", [9]="PATIENT_BOLUS_CONFIG", [10]="PROGRAM", [11]="SOFT_LIMIT_WARNING", [12]="THRESHOLD", [13]="REFILL_BEGIN", [14]="REFILL_WITHDRAWN", [15]="REFILL_COMPLETE", [16]="REFILL_DUE_DATE", [17]="CLOCK_SET", [65535]="OTHER"},
+  EventKind = {[1]="STATE", [2]="ALARM_RAISED", [3]="ALARM_CLEARED", [4]="ALARM_ACK", [5]="BOLUS_START", [6]="BOLUS_END", [7]="PATIENT_BOLUS_GRANTED", [8]="PATIENT_BOLUS_DENIED", [9]="PATIENT_BOLUS_CONFIG", [10]="PROGRAM", [11]="SOFT_LIMIT_WARNING", [12]="THRESHOLD", [13]="REFILL_BEGIN", [14]="REFILL_WITHDRAWN", [15]="REFILL_COMPLETE", [16]="REFILL_DUE_DATE", [17]="CLOCK_SET", [18]="REFUSED", [65535]="OTHER"},
   FaultAction = {[0]="RAISE", [1]="CLEAR"},
   FaultKind = {[1]="MOTOR_STALL", [2]="MEMORY_ERROR", [3]="BATTERY_ERI", [4]="END_OF_SERVICE", [5]="CLEAR_MOTOR_STALL", [6]="OVER_INFUSION", [7]="UNDER_INFUSION", [8]="OCCLUSION", [9]="LEAK", [10]="MRI_EXPOSURE", [11]="REDUCED_BATTERY"},
-  MessageType = {[1]="IDENTIFY", [2]="SESSION_OPEN", [3]="SESSION_PROOF", [4]="SESSION_CLOSE", [16]="GET_STATUS", [17]="GET_DRUG", [18]="SET_DRUG", [19]="GET_SCHEDULE", [20]="SET_SCHEDULE", [21]="GET_LIMITS", [22]="SET_LIMITS", [32]="START_THERAPY", [33]="STOP_THERAPY", [34]="CLINICIAN_BOLUS", [35]="PATIENT_BOLUS", [36]="CANCEL_BOLUS", [37]="PRIMING_BOLUS", [48]="REFILL_BEGIN", [49]="REFILL_WITHDRAWN", [50]="REFILL_COMPLETE", [64]="GET_ALARMS", [65]="ACK_ALARM", [66]="READ_LOG", [80]="GET_CLOCK", [81]="SET_CLOCK", [82]="SET_TELEMETRY", [95]="INJECT_FAULT", [129]="IDENTITY", [130]="SESSION_CHALLENGE", [131]="SESSION_ACCEPTED", [144]="STATUS", [145]="DRUG", [147]="SCHEDULE", [149]="LIMITS", [162]="BOLUS_STARTED", [163]="PATIENT_BOLUS_RESULT", [178]="REFILL_RESULT", [192]="ALARM_LIST", [194]="LOG_PAGE", [208]="CLOCK", [224]="ALARM_EVENT", [225]="STATUS_PUSH", [240]="ACK", [241]="NAK"},
+  MessageType = {[1]="IDENTIFY", [2]="SESSION_OPEN", [3]="SESSION_PROOF", [4]="SESSION_CLOSE", [16]="GET_STATUS", [17]="GET_DRUG", [18]="SET_DRUG", [19]="GET_SCHEDULE", [20]="SET_SCHEDULE", [21]="GET_LIMITS", [22]="SET_LIMITS", [23]="GET_DRUG_LIBRARY", [32]="START_THERAPY", [33]="STOP_THERAPY", [34]="CLINICIAN_BOLUS", [35]="PATIENT_BOLUS", [36]="CANCEL_BOLUS", [37]="PRIMING_BOLUS", [48]="REFILL_BEGIN", [49]="REFILL_WITHDRAWN", [50]="REFILL_COMPLETE", [64]="GET_ALARMS", [65]="ACK_ALARM", [66]="READ_LOG", [80]="GET_CLOCK", [81]="SET_CLOCK", [82]="SET_TELEMETRY", [95]="INJECT_FAULT", [129]="IDENTITY", [130]="SESSION_CHALLENGE", [131]="SESSION_ACCEPTED", [144]="STATUS", [145]="DRUG", [147]="SCHEDULE", [149]="LIMITS", [151]="DRUG_LIBRARY", [162]="BOLUS_STARTED", [163]="PATIENT_BOLUS_RESULT", [178]="REFILL_RESULT", [192]="ALARM_LIST", [194]="LOG_PAGE", [208]="CLOCK", [224]="ALARM_EVENT", [225]="STATUS_PUSH", [240]="ACK", [241]="NAK"},
   NakCode = {[1]="FRAMING", [2]="UNSUPPORTED_VERSION", [3]="UNKNOWN_MESSAGE_TYPE", [4]="MALFORMED_PAYLOAD", [5]="NO_SESSION", [6]="BAD_TAG", [7]="STALE_SEQUENCE", [8]="FORBIDDEN_FOR_ROLE", [9]="AUTH_FAILED", [10]="RATE_LIMITED", [11]="BUSY", [32]="RATE_OUT_OF_RANGE", [33]="STEP_ORDER", [34]="TOO_MANY_STEPS", [35]="CONCENTRATION_OUT_OF_RANGE", [36]="HARD_DAILY_LIMIT", [37]="UNKNOWN_DRUG", [38]="INVALID_STATE", [39]="BOLUS_ACTIVE", [40]="RESERVOIR_OVERFLOW", [41]="THRESHOLD_OUT_OF_RANGE", [42]="DURATION_OUT_OF_RANGE", [43]="LOCKOUT_OUT_OF_RANGE", [44]="DOSE_OUT_OF_RANGE", [45]="VOLUME_OUT_OF_RANGE", [46]="INVALID_FIELD", [47]="WEEKDAY_NOT_SUPPORTED", [48]="NO_SUCH_ALARM", [49]="CLOCK_OUT_OF_RANGE", [50]="STORAGE_ERROR", [51]="NO_STEPS", [52]="MINUTE_OUT_OF_RANGE", [53]="NO_DEFAULT_PLAN", [54]="NO_PROGRAM", [55]="NO_BOLUS", [56]="RESERVOIR_EMPTY", [57]="INSUFFICIENT_RESERVOIR", [58]="MAX_PER_DAY_OUT_OF_RANGE", [59]="WITHDRAW_REQUIRED", [60]="ALREADY_WITHDRAWN", [63]="INTERNAL_ERROR", [72]="UNKNOWN_FAULT", [73]="FAULT_PARAM_OUT_OF_RANGE", [74]="FAULT_NOT_ACTIVE"},
   Role = {[1]="CLINICIAN", [2]="PATIENT"},
   TherapyState = {[0]="STOPPED", [1]="INFUSING", [2]="BOLUS", [3]="REFILL", [4]="EMPTY", [5]="FAULT", [6]="END_OF_SERVICE"},
@@ -32,11 +32,13 @@ local ENUMS = {
 local MESSAGES = {
   [0x01] = {name="IDENTIFY", kind="request", summary="ask model/serial/versions; no session needed",
     fields={
+      {name="protocol_minor", type="u8", desc="highest minor version the host speaks (1 for 1.1)"},
     }},
   [0x02] = {name="SESSION_OPEN", kind="request", summary="start a session for a role",
     fields={
       {name="role", type="u8", enum="Role", desc="Role: CLINICIAN=1, PATIENT=2"},
       {name="host_nonce", type="bytes", len=16, desc="16 random bytes chosen by the host"},
+      {name="protocol_minor", type="u8", desc="minor version of the session's layouts (1 for 1.1)"},
     }},
   [0x03] = {name="SESSION_PROOF", kind="request", summary="prove knowledge of the role key",
     fields={
@@ -79,6 +81,9 @@ local MESSAGES = {
       {name="patient_lockout_ms", type="u32", desc="minimum time between patient boluses, ms"},
       {name="patient_max_per_day", type="u8", desc="maximum patient boluses in any 24 h"},
       {name="low_reservoir_threshold_nl", type="u32", desc="low-reservoir alarm threshold, nL"},
+    }},
+  [0x17] = {name="GET_DRUG_LIBRARY", kind="request", summary="read the drug library",
+    fields={
     }},
   [0x20] = {name="START_THERAPY", kind="request", summary="start infusing the schedule",
     fields={
@@ -150,9 +155,10 @@ local MESSAGES = {
       {name="model", type="text", max=16, desc="model name, UTF-8 <= 16 bytes"},
       {name="serial_number", type="text", max=16, desc="serial number, UTF-8 <= 16 bytes"},
       {name="firmware_version", type="text", max=16, desc="firmware version, UTF-8 <= 16 bytes"},
-      {name="protocol_version", type="u8", desc="protocol version spoken (1)"},
+      {name="protocol_version", type="u8", desc="protocol major version spoken (1)"},
       {name="reservoir_capacity_nl", type="u32", desc="reservoir capacity, nL"},
       {name="weekday_plans", type="u8", desc="1 if the model supports per-weekday schedules, else 0"},
+      {name="protocol_minor", type="u8", desc="minor version the pump speaks (1 for 1.1)"},
     }},
   [0x82] = {name="SESSION_CHALLENGE", kind="response", summary="answer to SESSION_OPEN",
     fields={
@@ -179,6 +185,10 @@ local MESSAGES = {
       {name="active_alarms", type="u16", bitmask="Alarm", desc="bitmask of active alarms, bit i = Alarm i"},
       {name="battery_percent", type="u8", desc="remaining battery, 0..100 %"},
       {name="refill_due_ms", type="u64", desc="pump time the refill is due, ms (0 = not computable)"},
+      {name="delivered_nl", type="u64", desc="volume delivered since manufacture, whole nL"},
+      {name="delivered_since_refill_nl", type="u64", desc="volume delivered since the last REFILL_COMPLETE, nL"},
+      {name="delivered_today_nl", type="u64", desc="volume delivered since the last wall-clock midnight, nL"},
+      {name="basal_carry", type="u32", desc="basal integration carry, nL x ms / day units, < 86,400,000"},
     }},
   [0x91] = {name="DRUG", kind="response", summary="answer to GET_DRUG",
     fields={
@@ -200,6 +210,16 @@ local MESSAGES = {
       {name="patient_lockout_ms", type="u32", desc="minimum time between patient boluses, ms"},
       {name="patient_max_per_day", type="u8", desc="maximum patient boluses in any 24 h"},
       {name="low_reservoir_threshold_nl", type="u32", desc="low-reservoir alarm threshold, nL"},
+    }},
+  [0x97] = {name="DRUG_LIBRARY", kind="response", summary="answer to GET_DRUG_LIBRARY",
+    fields={
+      {name="drugs", type="array", max=16, desc="u8 count then the library entries", item={
+          {name="drug_name", type="text", max=24, desc="drug library name, UTF-8 <= 24 bytes"},
+          {name="min_concentration_ug_per_ml", type="u32", desc="lowest concentration accepted, ug/mL"},
+          {name="max_concentration_ug_per_ml", type="u32", desc="highest concentration accepted, ug/mL"},
+          {name="soft_daily_limit_ug", type="u32", desc="soft daily dose limit, ug/day (ACK warns above it)"},
+          {name="hard_daily_limit_ug", type="u32", desc="hard daily dose limit, ug/day (refused above it)"},
+        }},
     }},
   [0xA2] = {name="BOLUS_STARTED", kind="response", summary="answer to CLINICIAN_BOLUS/PRIMING_BOLUS",
     fields={
@@ -237,11 +257,14 @@ local MESSAGES = {
   [0xC2] = {name="LOG_PAGE", kind="response", summary="answer to READ_LOG",
     fields={
       {name="total_count", type="u32", desc="number of entries in the whole log"},
-      {name="entries", type="array", max=16, desc="u8 count then up to 16 entries", item={
+      {name="entries", type="array", max=16, desc="u8 count then up to 16 typed entries", item={
           {name="index", type="u32", desc="entry index in the event log, 0-based, increasing"},
-          {name="time_ms", type="u64", desc="pump time of the event, ms"},
+          {name="time_ms", type="u64", desc="pump run-clock time of the event, ms"},
           {name="kind", type="u16", enum="EventKind", desc="EventKind of the entry (OTHER=0xFFFF for kinds without a code)"},
-          {name="detail", type="text", max=48, desc="short UTF-8 detail text, <= 48 bytes"},
+          {name="subject", type="u16", desc="what the entry is about; meaning per kind (section 10)"},
+          {name="value_a", type="u64", desc="first value; meaning and unit per kind (section 10)"},
+          {name="value_b", type="u64", desc="second value; meaning and unit per kind (section 10)"},
+          {name="value_c", type="u64", desc="third value; meaning and unit per kind (section 10)"},
         }},
     }},
   [0xD0] = {name="CLOCK", kind="response", summary="answer to GET_CLOCK",
@@ -273,10 +296,15 @@ local MESSAGES = {
       {name="active_alarms", type="u16", bitmask="Alarm", desc="bitmask of active alarms, bit i = Alarm i"},
       {name="battery_percent", type="u8", desc="remaining battery, 0..100 %"},
       {name="refill_due_ms", type="u64", desc="pump time the refill is due, ms (0 = not computable)"},
+      {name="delivered_nl", type="u64", desc="volume delivered since manufacture, whole nL"},
+      {name="delivered_since_refill_nl", type="u64", desc="volume delivered since the last REFILL_COMPLETE, nL"},
+      {name="delivered_today_nl", type="u64", desc="volume delivered since the last wall-clock midnight, nL"},
+      {name="basal_carry", type="u32", desc="basal integration carry, nL x ms / day units, < 86,400,000"},
     }},
   [0xF0] = {name="ACK", kind="response", summary="generic success answer",
     fields={
       {name="request_type", type="u8", enum="MessageType", desc="MessageType of the request acknowledged"},
+      {name="warnings", type="u8", desc="AckWarning bits: 1 = SOFT_LIMIT (the program exceeds a soft limit)"},
     }},
   [0xF1] = {name="NAK", kind="response", summary="refusal with NakCode and detail",
     fields={

@@ -35,6 +35,10 @@ def clinician(host: RawHost) -> RawHost:
 
 
 def snapshot(vp: VirtualPump) -> tuple[dict, int]:
-    """The pump's persisted state and event count, read under the device lock."""
+    """The pump's persisted state and the number of event-log entries other than REFUSED ones
+    (a refusal changes nothing but adds the entry that records it), read under the device
+    lock."""
     with vp.device.lock:
-        return vp.pump.snapshot(), vp.pump.storage.event_count()
+        total = vp.pump.storage.event_count()
+        events = vp.pump.read_events(0, total) if total else []
+        return vp.pump.snapshot(), sum(1 for e in events if e.kind != "REFUSED")

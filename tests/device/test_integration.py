@@ -41,7 +41,9 @@ def test_programming_flow_reaches_the_model(vp: VirtualPump, clinician: RawHost)
     assert granted["granted"] == 1 and granted["volume_nl"] == 5_000
     assert granted["end_ms"] == 600_000 and granted["next_allowed_ms"] == 3_600_000
     denied = ok(clinician.request(MT.PATIENT_BOLUS), MT.PATIENT_BOLUS_RESULT)
-    assert denied["granted"] == 0 and denied["denial_reason"] == 6  # BOLUS_ACTIVE
+    # lockout and a running bolus both deny: LOCKOUT wins and says when to try again
+    assert denied["granted"] == 0 and denied["denial_reason"] == 1  # LOCKOUT
+    assert denied["next_allowed_ms"] == 3_600_000
     with vp.device.lock:
         assert vp.pump.state is TherapyState.BOLUS
     vp.advance(DAY_MS)
@@ -186,9 +188,9 @@ def _connect(vp: VirtualPump) -> hal.Link:
 def test_fault_injection(vp: VirtualPump, clinician: RawHost) -> None:
     program(clinician)
     assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 99, "action": 0, "value": 0}))["code"] \
-        == NakCode.INVALID_FIELD
+        == NakCode.UNKNOWN_FAULT
     assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 5, "action": 0, "value": 0}))["code"] \
-        == NakCode.INVALID_STATE
+        == NakCode.FAULT_NOT_ACTIVE
     ok(clinician.request(MT.INJECT_FAULT, {"fault": 1, "action": 0, "value": 0}))  # motor stall
     assert ok(clinician.event(), MT.ALARM_EVENT)["alarm"] == Alarm.MOTOR_STALL
     assert ok(clinician.request(MT.GET_STATUS), MT.STATUS)["state"] == TherapyState.FAULT

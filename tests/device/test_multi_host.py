@@ -56,3 +56,15 @@ def test_hosts_1_keeps_the_point_to_point_rule():
 def test_the_plugin_fixtures_work_together(pump_client, patient_client):
     pump_client.set_drug("morphine", 10_000)
     assert patient_client.status().state == pump_client.status().state
+
+
+def test_a_restart_keeps_every_host_plugged_in():
+    with start_virtual_pump() as vp:
+        with PumpClient(vp.url) as clinician, PumpClient(vp.url, Role.PATIENT) as patient:
+            clinician.set_drug("morphine", 10_000)
+            vp.restart()
+            clinician.reconnect()
+            patient.reconnect()
+            assert clinician.drug().concentration_ug_per_ml == 10_000
+            assert patient.status().state is not None
+            assert vp.hosts == 1

@@ -70,14 +70,15 @@ def test_wrong_key_and_growing_back_off() -> None:
         for _ in range(3):
             r = nak(host.handshake(Role.CLINICIAN, key=os.urandom(32)))
             assert r["code"] == NakCode.AUTH_FAILED
-        blocked = nak(host.handshake(Role.CLINICIAN))  # even the right key must wait now
+        assert r["retry_after_ms"] == 2_000  # the third failure starts the back-off
+        blocked = nak(host.handshake(Role.CLINICIAN))  # a handshake begun since must wait
         assert blocked["code"] == NakCode.RATE_LIMITED and blocked["retry_after_ms"] == 2_000
         for expected in (4_000, 8_000, 16_000):
             now[0] += blocked["retry_after_ms"] / 1000
             r = nak(host.handshake(Role.CLINICIAN, key=os.urandom(32)))  # one more failure ...
-            assert r["code"] == NakCode.AUTH_FAILED
-            blocked = nak(host.untagged(MT.SESSION_OPEN, {"role": 1, "host_nonce": bytes(16)}))
-            assert blocked["code"] == NakCode.RATE_LIMITED  # ... blocks again, twice as long
+            assert r["code"] == NakCode.AUTH_FAILED and r["retry_after_ms"] == expected
+            blocked = nak(host.handshake(Role.CLINICIAN))  # ... blocks again, twice as long
+            assert blocked["code"] == NakCode.RATE_LIMITED
             assert blocked["retry_after_ms"] == expected
         assert p.device.session is None
         now[0] += 16
@@ -89,15 +90,39 @@ def test_wrong_key_and_growing_back_off() -> None:
         link.close()
 
 
+def test_guesses_on_the_same_link_cannot_keep_the_key_holder_out() -> None:
+    """A guesser that sends a wrong proof each time the back-off ends used to keep the
+    clinician out for good; a handshake under way now completes at the guesser's next verdict."""
+    now = [1000.0]
+    with start_virtual_pump(monotonic=lambda: now[0]) as p:
+        link = hal.open(p.url)
+        wire = RawHost.on_link(link)  # guesser and key holder share the line
+        for _ in range(3):
+            assert nak(wire.handshake(Role.CLINICIAN, key=os.urandom(32)))["code"] == NakCode.AUTH_FAILED
+        holder = HostSession(Role.CLINICIAN, DEVELOPMENT_KEYS[Role.CLINICIAN])
+        ch = ok(wire.untagged(MT.SESSION_OPEN, holder.open_fields()), MT.SESSION_CHALLENGE)
+        proof = holder.proof_fields(ch)
+        waiting = nak(wire.untagged(MT.SESSION_PROOF, proof))
+        assert waiting["code"] == NakCode.RATE_LIMITED and waiting["retry_after_ms"] == 2_000
+        now[0] += 2.0  # the back-off ends: the guesser strikes first ...
+        assert nak(wire.handshake(Role.CLINICIAN, key=os.urandom(32)))["code"] == NakCode.AUTH_FAILED
+        ok(wire.untagged(MT.SESSION_PROOF, proof), MT.SESSION_ACCEPTED)  # ... the holder is in
+        assert p.device.session is not None and p.device.session.role is Role.CLINICIAN
+        link.close()
+
+
 def test_proof_for_another_session_and_second_attempt(host: RawHost, vp: VirtualPump) -> None:
     hs = HostSession(Role.PATIENT, DEVELOPMENT_KEYS[Role.PATIENT])
     ch = ok(host.untagged(MT.SESSION_OPEN, hs.open_fields()), MT.SESSION_CHALLENGE)
     proof = hs.proof_fields(ch)
-    wrong = dict(proof, session_id=(proof["session_id"] + 1) & 0xFFFFFFFF or 1)
+    wrong_id = dict(proof, session_id=(proof["session_id"] + 1) & 0xFFFFFFFF or 1)
+    assert nak(host.untagged(MT.SESSION_PROOF, wrong_id))["code"] == NakCode.AUTH_FAILED
+    assert vp.device.stats.auth_failures == 0  # no challenge of that id: no key was tried
+    wrong = dict(proof, proof=bytes(32))
     assert nak(host.untagged(MT.SESSION_PROOF, wrong))["code"] == NakCode.AUTH_FAILED
-    # the pending session was consumed: the right proof now fails too
+    # one verified attempt per challenge: the right proof now fails too
     assert nak(host.untagged(MT.SESSION_PROOF, proof))["code"] == NakCode.AUTH_FAILED
-    assert vp.device.session is None
+    assert vp.device.session is None and vp.device.stats.auth_failures == 1
 
 
 def test_role_without_key() -> None:

@@ -302,11 +302,11 @@ def test_bridge_bolus_after_concentration_change() -> None:
     assert st.state is S.BOLUS
     assert st.bolus.kind is BolusKind.BRIDGE
     assert st.bolus.volume_nl == 250_000
-    assert st.bolus.end_ms is None
     # the old, weaker fluid is pushed at twice the volume rate: same dose rate as prescribed
     assert st.rate_nl_per_day == 2 * ML
     dose0 = st.delivered_dose_ug
     bridge_ms = 250_000 * DAY_MS // (2 * ML)
+    assert st.bolus.end_ms == DAY_MS + bridge_ms  # when the old drug will have left the catheter
     pump.advance_to(DAY_MS + bridge_ms - 1)
     assert pump.status().state is S.BOLUS
     pump.advance_to(DAY_MS + bridge_ms)

@@ -9,12 +9,14 @@ from hypothesis import strategies as st
 
 from firmware_sim.enums import RejectCode
 from firmware_sim.errors import Rejected
-from firmware_sim.faults import (CATALOG, LEAK, MOTOR_STALL, OCCLUSION, OVER_INFUSION,
+from firmware_sim.pump.faults import (CATALOG, LEAK, MOTOR_STALL, OCCLUSION, OVER_INFUSION,
                                  UNDER_INFUSION, MechanismEffect, check_fault, mechanism_effect)
-from firmware_sim.ledger import TruthLedger
+from firmware_sim.pump.ledger import TruthLedger
 from firmware_sim.mechanism import (PPM, MechanismSpec, MechanismSpecError, Stroker,
                                     parse_mechanism, variation_pattern)
 from firmware_sim.profile import load_profile
+
+pytestmark = pytest.mark.requirement("SAF-13", "MEC-2")
 
 SPEC = dataclasses.replace(load_profile("ip20").mechanism, error_model=True)
 
@@ -195,7 +197,7 @@ def test_ledger_restore_refuses_unbalanced_or_bad_values() -> None:
 # --- fault state --------------------------------------------------------------------------------
 
 def test_fault_state_times_persists_and_switches_the_error_model() -> None:
-    from firmware_sim.fault_state import FaultState
+    from firmware_sim.pump.fault_state import FaultState
     fs = FaultState(MechanismSpec())
     fs.ledger.fill(10_000_000, 0, 0)
     fs.set(MOTOR_STALL, {"recover_after_ms": 5_000}, 1_000, 0)

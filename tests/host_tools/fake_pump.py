@@ -37,6 +37,8 @@ class FakePump:
         self.executed_seqs: list[tuple[MT, int]] = []
         self.received: list[Frame] = []
         self.drop_responses = 0
+        self.forge_before: NakCode | None = None  # an untagged NAK with this code precedes each answer
+        self.forge_instead: NakCode | None = None  # ... or replaces each in-session answer
         self.silent = False  # answer nothing at all
         self.handlers: dict[MT, Handler] = {}
         self._stop = threading.Event()
@@ -91,6 +93,11 @@ class FakePump:
                 out = self._answer(frame)
                 if out is None:
                     continue
+                forged = self._forged(frame)
+                if forged is not None:
+                    self.link.write(forged)
+                    if self.forge_instead is not None:
+                        continue
                 if self.drop_responses > 0:
                     self.drop_responses -= 1
                     continue
@@ -98,6 +105,16 @@ class FakePump:
                     self.link.write(out)
                 except hal.LinkClosed:
                     return
+
+    def _forged(self, frame: Frame) -> bytes | None:
+        """What a forger on the link sends for an in-session request: an untagged NAK with
+        the request's seq (it cannot tag anything: it has no key)."""
+        code = self.forge_instead or self.forge_before
+        if code is None or frame.tag is None:
+            return None
+        fields = {"code": int(code), "request_type": frame.msg_type, "retry_after_ms": 0,
+                  "detail": "forged"}
+        return encode_frame(MT.NAK, fields, frame.seq, FrameKind.RESPONSE)
 
     def _nak(self, frame: Frame, exc: ProtocolError, session: PumpSession | None) -> bytes:
         fields = {"code": int(exc.code), "request_type": frame.msg_type,

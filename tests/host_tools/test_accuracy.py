@@ -8,6 +8,8 @@ import pytest
 
 from host_tools.accuracy import WINDOWS_MIN, analyse
 
+pytestmark = pytest.mark.requirement("MEC-4")
+
 DAY_MS = 86_400_000
 
 
@@ -47,3 +49,43 @@ def test_samples_that_do_not_cover_the_analysis_are_refused() -> None:
         analyse(list(range(100)), 1_000_000)
     with pytest.raises(ValueError):
         analyse(_line(1_000_000), 0)
+
+
+# --- on the model -------------------------------------------------------------------------------
+
+def test_no_fault_gives_the_declared_accuracy_and_over_infusion_its_own() -> None:
+    from firmware_sim import load_profile
+    from host_tools.accuracy import run_accuracy
+    prof = load_profile("ip20")
+    declared = prof.mechanism.systematic_error_ppm / 10_000  # +1.0 %
+    plain = run_accuracy(prof, 24_000_000)
+    assert plain.mean_error_percent == pytest.approx(declared, abs=0.05)
+    over = run_accuracy(prof, 24_000_000, {"over_infusion": {"permille": 145}})
+    assert over.mean_error_percent == pytest.approx(14.5, abs=0.05)
+    for p in over.trumpet:  # the variation widens short windows around the mean
+        assert p.min_error_percent <= over.mean_error_percent + 0.05
+        assert p.max_error_percent >= over.mean_error_percent - 0.05
+    ideal = run_accuracy(prof, 24_000_000, ideal=True)
+    assert ideal.mean_error_percent == pytest.approx(0.0, abs=0.01)
+    stalled = run_accuracy(prof, 24_000_000, {"motor_stall": {"recover_after_ms": 0}})
+    assert stalled.mean_error_percent == -100.0
+
+
+def test_pumpsim_accuracy_writes_both_graphs_and_the_json(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    from host_tools.pumpsim import main
+    out = tmp_path / "acc"
+    with pytest.raises(SystemExit) as e:
+        main(["accuracy", "--profile", "ip20", "--rate", "1000000", "--fault",
+              "over_infusion:permille=145", "--out", str(out)])
+    assert e.value.code == 0
+    assert (tmp_path / "acc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    doc = json.loads((tmp_path / "acc.json").read_text())
+    assert doc["settings"]["faults"] == {"over_infusion": {"permille": 145}}
+    assert [w["window_min"] for w in doc["trumpet"]] == list(WINDOWS_MIN)
+    assert len(doc["samples"]) == 241 and "mean_error_percent" in doc
+    printed = capsys.readouterr().out
+    assert "max error" in printed and "mean error" in printed
+    with pytest.raises(SystemExit) as e:
+        main(["accuracy", "--fault", "over_infusion:permille=5000", "--out", str(out)])
+    assert e.value.code == 2

@@ -7,7 +7,7 @@ import pytest
 
 from host_tools.client import PumpClient
 from host_tools.errors import (AuthenticationFailed, ConnectionFailed, Forbidden,
-                               ProtocolViolation, Refused, ResponseTimeout)
+                               OutcomeUnknown, ProtocolViolation, Refused, ResponseTimeout)
 from host_tools.records import AlarmEvent, Status, StatusPush, Step
 from protocol import MessageType as MT, Role
 from protocol.enums import Alarm, DenialReason, TherapyState, Weekday
@@ -129,7 +129,7 @@ def test_patient_bolus_denial_is_a_value_not_an_error(pump):
 
 
 def test_lost_session_reopens_and_resends_idempotent_request(pump):
-    with PumpClient(pump.url) as client:
+    with PumpClient(pump.url, timeout_s=0.1) as client:
         first = client.session_id
         pump.forget_session()
         client.status()
@@ -137,12 +137,49 @@ def test_lost_session_reopens_and_resends_idempotent_request(pump):
         assert client.stats.reconnects == 1
 
 
-def test_lost_session_on_first_send_resends_even_a_bolus(pump):
+def test_lost_session_never_reissues_a_bolus_under_a_new_seq(pump):
+    """An untagged NO_SESSION cannot be trusted (a forger can send one): the client
+    retransmits the same seq, then reopens the session but does not send the bolus again; the
+    caller reads the state first."""
     pump.on(MT.CLINICIAN_BOLUS, lambda f: (MT.BOLUS_STARTED, SAMPLES[MT.BOLUS_STARTED]))
-    with PumpClient(pump.url) as client:
+    with PumpClient(pump.url, timeout_s=0.1, retries=2) as client:
+        first = client.session_id
         pump.forget_session()
-        client.clinician_bolus(900_000, volume_nl=4_000)
+        with pytest.raises(OutcomeUnknown, match="read the pump's state"):
+            client.clinician_bolus(900_000, volume_nl=4_000)
+        sent = [f for f in pump.received if f.msg_type == MT.CLINICIAN_BOLUS]
+        assert len({f.seq for f in sent}) == 1 and len(sent) == 3  # same seq, retransmitted
+        assert client.session_id not in (0, first)  # reopened, ready to read the state
+        client.status()
+    assert pump.executed[MT.CLINICIAN_BOLUS] == 0
+
+
+@pytest.mark.parametrize("code", [NakCode.NO_SESSION, NakCode.BAD_TAG])
+def test_forged_untagged_refusal_before_the_answer_is_not_trusted(pump, code):
+    """A forger answers first with an untagged NO_SESSION / BAD_TAG carrying the request's seq;
+    the client keeps waiting, takes the pump's authentic answer and the bolus runs once."""
+    pump.on(MT.CLINICIAN_BOLUS, lambda f: (MT.BOLUS_STARTED, SAMPLES[MT.BOLUS_STARTED]))
+    with PumpClient(pump.url, timeout_s=0.5) as client:
+        pump.forge_before = code
+        started = client.clinician_bolus(900_000, volume_nl=4_000)
+        assert started.volume_nl == SAMPLES[MT.BOLUS_STARTED]["volume_nl"]
+        assert client.stats.untrusted == 1 and client.stats.reconnects == 0
     assert pump.executed[MT.CLINICIAN_BOLUS] == 1
+
+
+def test_forged_refusals_instead_of_the_answer_never_give_a_second_bolus(pump):
+    """The pump executes the bolus, a forger replaces every answer with an untagged
+    NO_SESSION: the client retransmits the same bytes (the pump answers from its cache), never
+    sends the bolus under a new seq, and reports the outcome as unknown."""
+    pump.on(MT.CLINICIAN_BOLUS, lambda f: (MT.BOLUS_STARTED, SAMPLES[MT.BOLUS_STARTED]))
+    with PumpClient(pump.url, timeout_s=0.1, retries=2) as client:
+        pump.forge_instead = NakCode.NO_SESSION
+        with pytest.raises(OutcomeUnknown):
+            client.clinician_bolus(900_000, volume_nl=4_000)
+        pump.forge_instead = None
+        assert client.stats.untrusted == 3
+    assert pump.executed[MT.CLINICIAN_BOLUS] == 1
+    assert len({seq for t, seq in pump.executed_seqs if t == MT.CLINICIAN_BOLUS}) == 1
 
 
 def test_events_reach_queue_and_callbacks(pump):

@@ -54,9 +54,9 @@ def test_link_options_per_kind_of_link():
 
 
 def test_timeout_grows_with_the_slowest_exchange_on_the_line():
-    # The largest answer is a LOG_PAGE of 16 entries with 48-byte details: build one.
+    # The largest answer is a protocol 1.0 LOG_PAGE of 16 entries with 48-byte details.
     entry = {"index": 1, "time_ms": 2, "kind": 1, "detail": "x" * 48}
-    page = wire.encode_payload(MT.LOG_PAGE, {"total_count": 16, "entries": [entry] * 16})
+    page = wire.encode_payload(MT.LOG_PAGE, {"total_count": 16, "entries": [entry] * 16}, 0)
     tagged = 15 + 16 + 2  # header, tag, CRC
     assert tagged + len(page) == max_frame_bytes("answer")
     schedule = wire.encode_payload(MT.SET_SCHEDULE, {"weekday": 255, "steps": [

@@ -178,7 +178,8 @@ def test_fast_codecs_agree_with_the_declaration(msg_type: MessageType, data: st.
 
 
 def test_array_codecs_cover_the_array_messages() -> None:
-    assert set(m.ARRAY) == {MessageType.SET_SCHEDULE, MessageType.SCHEDULE, MessageType.ALARM_LIST}
+    assert set(m.ARRAY) == {MessageType.SET_SCHEDULE, MessageType.SCHEDULE, MessageType.ALARM_LIST,
+                            MessageType.LOG_PAGE}  # typed log entries are flat records (1.1)
 
 
 def test_array_codec_refuses_too_many_items_on_build() -> None:
@@ -204,3 +205,9 @@ def test_nak_detail_fits_after_truncation() -> None:
     fields = {"code": NakCode.RATE_OUT_OF_RANGE, "request_type": MessageType.SET_SCHEDULE,
               "retry_after_ms": 0, "detail": detail}
     assert decode_payload(MessageType.NAK, encode_payload(MessageType.NAK, fields)) == fields
+
+
+def test_inject_fault_encodes_a_raise_when_action_and_value_are_left_out() -> None:
+    payload = encode_payload(MessageType.INJECT_FAULT, {"fault": 1})
+    assert decode_payload(MessageType.INJECT_FAULT, payload) == \
+        {"fault": 1, "action": 0, "value": 0}

@@ -41,7 +41,7 @@ def test_event_kinds_match_the_device_table() -> None:
 
 
 def test_inject_fault_carries_every_model_fault_with_its_parameter() -> None:
-    from firmware_sim.faults import CATALOG
+    from firmware_sim.pump.faults import CATALOG
     carried = {w.model_name: w for k, w in wire.FAULT_WIRE.items()
                if k is not wire.FaultKind.CLEAR_MOTOR_STALL}
     for spec in CATALOG:

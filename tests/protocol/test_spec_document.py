@@ -17,7 +17,7 @@ from construct import Bytes, Construct, ExprValidator, FormatField, IfThenElse, 
 from protocol import (DEVELOPMENT_KEYS, MAX_FRAME, MAX_PAYLOAD, NO_SESSION_REQUESTS, REGISTRY,
                       ROLE_PERMISSIONS, TAG_BYTES, FrameKind, MessageType, NakCode, Role, crc16,
                       encode_frame, parse_frame)
-from protocol import enums
+from protocol import enums, log_records
 from protocol import messages as m
 from protocol import session as s
 from protocol.frame import FRAME, FrameBody, HEADER_BYTES
@@ -26,15 +26,16 @@ from tests.vectors.fixture_session import HOST_NONCE, PUMP_NONCE, SESSION_ID, ve
 pytestmark = pytest.mark.requirement("PRO-6")
 
 DOC_PATH = pathlib.Path(__file__).resolve().parents[2] / "PROTOCOL.md"
-RECORDS = {"ScheduleStep": m.ScheduleStep, "AlarmEntry": m.AlarmEntry, "LogEntry": m.LogEntry}
+RECORDS = {"ScheduleStep": m.ScheduleStep, "AlarmEntry": m.AlarmEntry, "LogEntry": m.LogEntry,
+           "DrugLibraryEntry": m.DrugLibraryEntry}
 ARRAYS = {"steps": ("ScheduleStep", m.MAX_STEPS), "alarms": ("AlarmEntry", m.MAX_ALARMS),
-          "entries": ("LogEntry", m.MAX_LOG_ENTRIES)}
+          "entries": ("LogEntry", m.MAX_LOG_ENTRIES), "drugs": ("DrugLibraryEntry", m.MAX_DRUGS)}
 INT_TYPES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 UNITS = [("_nl_per_day", "nL/day"), ("_ug_per_ml", "ug/mL"), ("_nl", "nL"), ("_ug", "ug"),
          ("_ms", "ms"), ("_minute", "min"), ("_percent", "%")]
 ENUMS = [enums.FrameKind, enums.TherapyState, enums.Alarm, enums.AlarmPriority, enums.BolusKind,
          enums.Role, enums.Weekday, enums.DenialReason, enums.FaultKind, enums.FaultAction,
-         enums.EventKind]
+         enums.EventKind, enums.AckWarning, log_records.BolusOutcome]
 
 # --- a small Markdown reader ------------------------------------------------------------------
 
@@ -238,7 +239,8 @@ def test_role_table() -> None:
 @pytest.mark.parametrize("enum_cls", ENUMS, ids=lambda e: e.__name__)
 def test_enumeration_tables(enum_cls: type) -> None:
     rows = only_table(enum_cls.__name__)
-    assert {r["Name"]: int(r["Value"]) for r in rows} == {e.name: int(e) for e in enum_cls}
+    assert {r["Name"]: int(r["Value"]) for r in rows} == \
+        {name: int(e) for name, e in enum_cls.__members__.items()}
 
 
 # --- frame layout ------------------------------------------------------------------------------
@@ -308,7 +310,8 @@ def test_worked_example_is_reproducible() -> None:
     expected: dict[str, Any] = {
         "key_clinician": key,
         "frame_open": encode_frame(MessageType.SESSION_OPEN,
-                                   {"role": Role.CLINICIAN, "host_nonce": HOST_NONCE}, 0),
+                                   {"role": Role.CLINICIAN, "host_nonce": HOST_NONCE,
+                                    "protocol_minor": 1}, 0),
         "frame_challenge": encode_frame(MessageType.SESSION_CHALLENGE,
                                         {"session_id": SESSION_ID, "pump_nonce": PUMP_NONCE}, 0,
                                         FrameKind.RESPONSE),
@@ -324,7 +327,8 @@ def test_worked_example_is_reproducible() -> None:
         "frame_set_clock": set_clock,
         "auth_data": parse_frame(set_clock).auth_data,
         "tag": parse_frame(set_clock).tag,
-        "frame_ack": encode_frame(MessageType.ACK, {"request_type": MessageType.SET_CLOCK}, 7,
+        "frame_ack": encode_frame(MessageType.ACK, {"request_type": MessageType.SET_CLOCK,
+                                                    "warnings": 0}, 7,
                                   FrameKind.RESPONSE, session=host),
     }
     assert set(ex) == set(expected)
@@ -365,3 +369,45 @@ def test_session_labels_and_back_off_documented() -> None:
     assert f"{limiter.max_failures} failures within {limiter.window_ms // 1000} s" in back_off
     assert "RATE_LIMITED" in back_off and "retry_after_ms" in back_off
     assert f"fixed-period form, {limiter.backoff_ms // 1000} s by" in back_off.replace("\n", " ")
+
+
+# --- protocol 1.1 -----------------------------------------------------------------------------
+
+
+def test_event_log_record_table_matches_the_layouts() -> None:
+    """Section 10 says, per kind, what each number of a LogEntry means: exactly the layouts
+    the pump encodes with and hosts decode with."""
+    rows = only_table("Event-log records")
+    documented = {(r["Kind"], r["Field"]): (r["Name"], r["Unit"]) for r in rows if r["Field"] != "-"}
+    declared = {(kind.name, field): (slot.key, slot.unit)
+                for kind, layout in log_records.LAYOUTS.items() for field, slot in layout.slots()}
+    assert documented == declared
+    assert {r["Kind"] for r in rows} == {k.name for k in log_records.LAYOUTS}
+    assert set(log_records.LAYOUTS) == set(enums.EventKind)  # every kind has its row
+
+
+def test_every_duration_names_its_clock() -> None:
+    """Section 1 names the clock of every u32 duration field of every message."""
+    clocks = SECTIONS["1. Conventions"]
+    for spec in REGISTRY.values():
+        for name in m.field_names(spec.construct):
+            sub = next((sc for sc in _walk(spec.construct) if sc.name == name), None)
+            if name.endswith("_ms") and sub is not None and _unwrap(sub).sizeof() == 4:
+                assert name in clocks, f"{spec.msg_type.name}.{name}: clock not named"
+
+
+def _walk(con: Construct) -> list[Construct]:
+    out = []
+    for sc in getattr(con, "subcons", []):
+        out.append(sc)
+        inner = _unwrap(sc)
+        item = getattr(inner, "item", None)
+        if item is not None:
+            out.extend(_walk(item))
+    return out
+
+
+def test_versions_section_lists_every_message_that_grew() -> None:
+    versions = only_table("16. Versions 1.0 and 1.1")
+    named = {n.strip() for r in versions for n in r["Message"].split(",")}
+    assert named == {t.name for t in m.LEGACY_1_0}

@@ -10,10 +10,11 @@ import json
 import pathlib
 
 from protocol import FrameKind, REGISTRY, encode_frame
+from protocol.messages import PROTOCOL_MINOR, encode_payload
 from protocol.enums import MessageType as MT
 
 from .fixture_session import UNTAGGED, vector_session
-from .samples import BYTES_FIELDS, EXTRA_SAMPLES, SAMPLES
+from .samples import BYTES_FIELDS, EXTRA_SAMPLES, NEW_IN_1_1, SAMPLES, SAMPLES_1_0
 
 HERE = pathlib.Path(__file__).parent
 KIND = {"request": FrameKind.REQUEST, "response": FrameKind.RESPONSE, "event": FrameKind.EVENT}
@@ -29,29 +30,39 @@ def from_json(fields: dict) -> dict:
     return {k: (bytes.fromhex(v) if k in BYTES_FIELDS else v) for k, v in fields.items()}
 
 
-def build(msg_type: MT, fields: dict, seq: int) -> bytes:
-    """Frame bytes for a vector (tagged unless the message travels before a session)."""
+def build(msg_type: MT, fields: dict, seq: int, minor: int = PROTOCOL_MINOR) -> bytes:
+    """Frame bytes for a vector (tagged unless the message travels before a session), with the
+    payload in the layout of protocol 1.``minor``."""
     spec = REGISTRY[msg_type]
     session = None if msg_type in UNTAGGED else vector_session()
-    return encode_frame(msg_type, fields, seq, KIND[spec.kind], session=session)
+    payload = encode_payload(msg_type, fields, minor)
+    return encode_frame(msg_type, payload, seq, KIND[spec.kind], session=session)
 
 
-def write(stem: str, msg_type: MT, fields: dict, seq: int) -> None:
-    """Write one vector file ``stem.json``."""
+def write(stem: str, msg_type: MT, fields: dict, seq: int, minor: int = PROTOCOL_MINOR) -> None:
+    """Write one vector file ``stem.json`` (payload in the layout of protocol 1.``minor``)."""
     doc = {
         "name": msg_type.name, "msg_type": int(msg_type), "kind": REGISTRY[msg_type].kind,
         "seq": seq, "tagged": msg_type not in UNTAGGED,
-        "fields": to_json(fields), "hex": build(msg_type, fields, seq).hex(),
+        "fields": to_json(fields), "hex": build(msg_type, fields, seq, minor).hex(),
     }
+    if minor != PROTOCOL_MINOR:  # the current layout is the default: "protocol" is omitted
+        doc["protocol"] = f"1.{minor}"
     (HERE / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
 
 
 def main() -> None:
-    for seq, (msg_type, fields) in enumerate(SAMPLES.items(), start=1):
+    base = {t: f for t, f in SAMPLES.items() if t not in NEW_IN_1_1}
+    for seq, (msg_type, fields) in enumerate(base.items(), start=1):
         write(msg_type.name.lower(), msg_type, fields, seq)
-    for seq, (stem, (msg_type, fields)) in enumerate(EXTRA_SAMPLES.items(), start=len(SAMPLES) + 1):
+    for seq, (stem, (msg_type, fields)) in enumerate(EXTRA_SAMPLES.items(), start=len(base) + 1):
         write(stem, msg_type, fields, seq)
-    print(f"wrote {len(SAMPLES) + len(EXTRA_SAMPLES)} vectors to {HERE}")
+    # protocol 1.1 additions and the 1.0 layouts, numbered apart so earlier vectors keep theirs
+    for seq, (msg_type, fields) in enumerate(NEW_IN_1_1.items(), start=101):
+        write(msg_type.name.lower(), msg_type, fields, seq)
+    for seq, (msg_type, fields) in enumerate(SAMPLES_1_0.items(), start=201):
+        write(f"{msg_type.name.lower()}_1_0", msg_type, fields, seq, minor=0)
+    print(f"wrote {len(SAMPLES) + len(EXTRA_SAMPLES) + len(SAMPLES_1_0)} vectors to {HERE}")
 
 
 if __name__ == "__main__":

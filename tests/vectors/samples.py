@@ -10,12 +10,17 @@ STATUS = {
     "reservoir_capacity_nl": 20_000_000, "step_index": 1, "step_start_minute": 480,
     "rate_nl_per_day": 500_000, "bolus_kind": 0, "bolus_remaining_nl": 0, "bolus_end_ms": 0,
     "active_alarms": 0b101, "battery_percent": 87, "refill_due_ms": 1_705_000_000_000,
+    "delivered_nl": 123_456_789, "delivered_since_refill_nl": 1_750_000,
+    "delivered_today_nl": 166_666, "basal_carry": 43_200_000,
 }
+STATUS_1_0 = {k: v for k, v in STATUS.items()
+              if k not in ("delivered_nl", "delivered_since_refill_nl", "delivered_today_nl",
+                           "basal_carry")}
 STEPS_48 = [{"start_minute": 30 * i, "rate_nl_per_day": 100_000 + 1_000 * i} for i in range(48)]
 
 SAMPLES: dict[MT, dict[str, Any]] = {
-    MT.IDENTIFY: {},
-    MT.SESSION_OPEN: {"role": 1, "host_nonce": bytes(range(16))},
+    MT.IDENTIFY: {"protocol_minor": 1},
+    MT.SESSION_OPEN: {"role": 1, "host_nonce": bytes(range(16)), "protocol_minor": 1},
     MT.SESSION_PROOF: {"session_id": 0x1234ABCD, "proof": bytes(range(32))},
     MT.SESSION_CLOSE: {},
     MT.GET_STATUS: {},
@@ -48,7 +53,8 @@ SAMPLES: dict[MT, dict[str, Any]] = {
     MT.SET_TELEMETRY: {"interval_ms": 60_000},
     MT.INJECT_FAULT: {"fault": 6, "action": 0, "value": 145},
     MT.IDENTITY: {"model": "IP-40", "serial_number": "IP40-000123", "firmware_version": "0.1.0",
-                  "protocol_version": 1, "reservoir_capacity_nl": 40_000_000, "weekday_plans": 1},
+                  "protocol_version": 1, "reservoir_capacity_nl": 40_000_000, "weekday_plans": 1,
+                  "protocol_minor": 1},
     MT.SESSION_CHALLENGE: {"session_id": 0x1234ABCD, "pump_nonce": bytes(range(16, 32))},
     MT.SESSION_ACCEPTED: {"pump_proof": bytes(range(32, 64))},
     MT.STATUS: STATUS,
@@ -68,15 +74,49 @@ SAMPLES: dict[MT, dict[str, Any]] = {
         {"alarm": 0, "priority": 2, "raised_ms": 1_699_999_000_000, "acknowledged": 1},
         {"alarm": 2, "priority": 1, "raised_ms": 1_699_999_500_000, "acknowledged": 0}]},
     MT.LOG_PAGE: {"total_count": 250, "entries": [
-        {"index": 100, "time_ms": 1_699_000_000_000, "kind": 3, "detail": "bolus 50 ug"},
-        {"index": 101, "time_ms": 1_699_000_600_000, "kind": 9, "detail": "denied: LOCKOUT"}]},
+        # PATIENT_BOLUS_GRANTED: 50 ug as 2,000 nL
+        {"index": 100, "time_ms": 1_699_000_000_000, "kind": 7, "subject": 0,
+         "value_a": 50, "value_b": 2_000, "value_c": 0},
+        # PATIENT_BOLUS_DENIED: LOCKOUT
+        {"index": 101, "time_ms": 1_699_000_600_000, "kind": 8, "subject": 1,
+         "value_a": 0, "value_b": 0, "value_c": 0},
+        # REFUSED: NAK HARD_DAILY_LIMIT (0x24) to SET_SCHEDULE (0x14) in a clinician session
+        {"index": 102, "time_ms": 1_699_000_700_000, "kind": 18, "subject": 0x24,
+         "value_a": 0x14, "value_b": 1, "value_c": 1}]},
     MT.CLOCK: {"time_ms": 86_400_000, "wall_ms": 1_700_000_000_000},
     MT.ALARM_EVENT: {"alarm": 0, "raised": 1, "priority": 2, "time_ms": 1_700_000_000_000,
                      "active_alarms": 1},
     MT.STATUS_PUSH: STATUS,
-    MT.ACK: {"request_type": int(MT.SET_SCHEDULE)},
+    MT.ACK: {"request_type": int(MT.SET_SCHEDULE), "warnings": 1},
     MT.NAK: {"code": 0x21, "request_type": int(MT.SET_SCHEDULE), "retry_after_ms": 0,
              "detail": "steps[1].start_minute"},
+}
+
+# Messages new in protocol 1.1 (their vectors are numbered apart, see regenerate.py).
+NEW_IN_1_1: dict[MT, dict[str, Any]] = {
+    MT.GET_DRUG_LIBRARY: {},
+    MT.DRUG_LIBRARY: {"drugs": [
+        {"drug_name": "morphine", "min_concentration_ug_per_ml": 500,
+         "max_concentration_ug_per_ml": 50_000, "soft_daily_limit_ug": 15_000,
+         "hard_daily_limit_ug": 20_000},
+        {"drug_name": "ziconotide", "min_concentration_ug_per_ml": 25,
+         "max_concentration_ug_per_ml": 100, "soft_daily_limit_ug": 19,
+         "hard_daily_limit_ug": 20}]},
+}
+SAMPLES.update(NEW_IN_1_1)
+
+# Protocol 1.0 layouts (a 1.0 host or pump on the other end): same frames, 1.0 payloads.
+SAMPLES_1_0: dict[MT, dict[str, Any]] = {
+    MT.IDENTIFY: {},
+    MT.SESSION_OPEN: {"role": 1, "host_nonce": bytes(range(16))},
+    MT.IDENTITY: {k: v for k, v in SAMPLES[MT.IDENTITY].items() if k != "protocol_minor"},
+    MT.STATUS: STATUS_1_0,
+    MT.STATUS_PUSH: STATUS_1_0,
+    MT.ACK: {"request_type": int(MT.SET_SCHEDULE)},
+    MT.LOG_PAGE: {"total_count": 250, "entries": [
+        {"index": 100, "time_ms": 1_699_000_000_000, "kind": 7,
+         "detail": "dose_ug=50 volume_nl=2000"},
+        {"index": 101, "time_ms": 1_699_000_600_000, "kind": 8, "detail": "LOCKOUT"}]},
 }
 
 # Fields carried as bytes (hex in the JSON vectors).

@@ -2,7 +2,7 @@
 
 :class:`FaultState` is bookkeeping only: which faults are active with which parameters, when
 the timed ones end by themselves (a transient motor stall recovers, an MRI exposure ends), and
-the :class:`~firmware_sim.ledger.TruthLedger`, re-anchored whenever the mechanism's effect
+the :class:`~firmware_sim.pump.ledger.TruthLedger`, re-anchored whenever the mechanism's effect
 changes. What a fault does to the therapy (stopping delivery, alarms, log entries) is the pump's
 business; this class tells it what is in force and what is due.
 """
@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from .faults import MOTOR_STALL, MRI_EXPOSURE, MechanismEffect, fault_spec, mechanism_effect
 from .ledger import TruthLedger
-from .mechanism import MechanismSpec
+from ..mechanism import MechanismSpec
 
 
 class FaultState:
@@ -26,6 +26,7 @@ class FaultState:
         self.ends_ms: dict[str, int] = {}
         self.resume_after_stall = False
         self.ledger = TruthLedger(self._mechanism())
+        self.refresh(0, 0)  # the declared systematic error is in force from the start
 
     def _mechanism(self) -> MechanismSpec:
         spec = self.spec

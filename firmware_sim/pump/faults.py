@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from .enums import RejectCode
-from .errors import Rejected
-from .mechanism import PPM, VALVE, MechanismSpec
+from ..enums import RejectCode
+from ..errors import Rejected
+from ..mechanism import PPM, VALVE, MechanismSpec
 
 MINUTE_MS = 60_000
 WEEK_MS = 7 * 86_400_000
@@ -89,8 +89,8 @@ CATALOG: tuple[FaultSpec, ...] = (
               (FaultParam("duration_ms", "ms", 1, 86_400_000, 30 * MINUTE_MS,
                           "time spent in the field"),)),
     FaultSpec(REDUCED_BATTERY,
-              "the battery's performance drops: the pump falls back to its minimum-rate safe "
-              "mode with its own alarm and log entry",
+              "the battery's performance drops (logged REDUCED_BATTERY, in force until "
+              "cleared); the battery model's minimum-rate safe mode acts on it",
               ()),
     FaultSpec(MEMORY_ERROR,
               "the pump's memory fails its check: MEMORY_ERROR alarm and the pump's documented "

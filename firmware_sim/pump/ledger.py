@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .faults import MechanismEffect
-from .mechanism import PPM, MechanismSpec, Stroker
+from ..mechanism import PPM, MechanismSpec, Stroker
 
 MINUTE_MS = 60_000
 _FIELDS = ("filled_nl", "reservoir_nl", "patient_nl", "leaked_nl", "withdrawn_nl",
