@@ -82,8 +82,9 @@ REFUSALS: list[tuple[str, list[tuple[MT, Any]], MT, Any, NakCode]] = [
      {"withdrawn_nl": 0, "filled_nl": 1_000_000, "concentration_ug_per_ml": 10_000},
      NakCode.WITHDRAW_REQUIRED),
     ("other-withdrawn-volume",
-     [(MT.REFILL_BEGIN, None), (MT.REFILL_WITHDRAWN, {"withdrawn_nl": 0})], MT.REFILL_COMPLETE, {"withdrawn_nl": 5, "filled_nl": 1_000_000,
-                          "concentration_ug_per_ml": 10_000}, NakCode.ALREADY_WITHDRAWN),
+     [(MT.REFILL_BEGIN, None), (MT.REFILL_WITHDRAWN, {"withdrawn_nl": 0})], MT.REFILL_COMPLETE,
+     {"withdrawn_nl": 5, "filled_nl": 1_000_000, "concentration_ug_per_ml": 10_000},
+     NakCode.ALREADY_WITHDRAWN),
 ]
 
 
