@@ -46,7 +46,7 @@ from hal.errors import LinkClosed, LinkError, LinkOpenError
 from protocol import messages as wire
 from protocol.decoder import StreamDecoder
 from protocol.enums import (Alarm, AlarmPriority, BolusKind, FaultKind, FrameKind,
-                            MessageType as MT, Role, Weekday)
+                            MessageType as MT, Role, Tone, Weekday)
 from protocol.errors import NakCode, ProtocolError
 from protocol.frame import Frame, encode_frame
 from protocol.keys import DEVELOPMENT_KEYS
@@ -672,8 +672,13 @@ class PumpClient:
     def alarms(self) -> list[AlarmInfo]:
         """The active alarms."""
         return [AlarmInfo(_enum(Alarm, a["alarm"]), _enum(AlarmPriority, a["priority"]),
-                          a["raised_ms"], bool(a["acknowledged"]))
+                          a["raised_ms"], bool(a["acknowledged"]), _enum(Tone, a["tone"]),
+                          a["repeat_ms"])
                 for a in self.request(MT.GET_ALARMS)["alarms"]]
+
+    def alarm_test(self) -> None:
+        """Sound both alarm tones once on the pump (clinician; logged as ALARM_TEST)."""
+        self.request(MT.ALARM_TEST)
 
     def ack_alarm(self, alarm: int) -> None:
         """Acknowledge an alarm (Alarm or its id)."""

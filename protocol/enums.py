@@ -38,6 +38,7 @@ class MessageType(enum.IntEnum):
     GET_ALARMS = 0x40
     ACK_ALARM = 0x41
     READ_LOG = 0x42
+    ALARM_TEST = 0x43
     GET_CLOCK = 0x50
     SET_CLOCK = 0x51
     SET_TELEMETRY = 0x52
@@ -102,6 +103,7 @@ class Alarm(enum.IntEnum):
     MOTOR_STALL = 5
     MEMORY_ERROR = 6
     REFILL_DISCREPANCY = 7
+    REDUCED_BATTERY = 8
 
 
 class AlarmPriority(enum.IntEnum):
@@ -121,7 +123,16 @@ ALARM_PRIORITY: dict[Alarm, AlarmPriority] = {
     Alarm.MOTOR_STALL: AlarmPriority.HIGH,
     Alarm.MEMORY_ERROR: AlarmPriority.HIGH,
     Alarm.REFILL_DISCREPANCY: AlarmPriority.MEDIUM,
+    Alarm.REDUCED_BATTERY: AlarmPriority.HIGH,
 }
+
+
+class Tone(enum.IntEnum):
+    """How an alarm sounds (AlarmEntry.tone)."""
+
+    NONE = 0
+    SINGLE_TONE_1S = 1
+    TWO_TONE_3S = 2
 
 
 class BolusKind(enum.IntEnum):
@@ -197,4 +208,11 @@ class EventKind(enum.IntEnum):
     REFILL_COMPLETE = 15
     REFILL_DUE_DATE = 16
     CLOCK_SET = 17
+    # 0x20..0x2F: the pump model's limits, power and annunciation
+    BATTERY_FORECAST = 0x20
+    SAFE_MODE = 0x21
+    SAFE_MODE_END = 0x22
+    ALARM_TEST = 0x23
+    DOSE_WINDOW_LIMIT = 0x24
+    DOSE_WINDOW_END = 0x25
     OTHER = 0xFFFF

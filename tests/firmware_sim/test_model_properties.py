@@ -278,8 +278,13 @@ class PumpModel(RuleBasedStateMachine):
         if dice:
             return
         self.pump.inject_memory_error("property test")
-        self.running = False
-        assert self.now().state not in (S.INFUSING, S.BOLUS)
+        st_ = self.now()
+        if st_.safe_mode is None:  # nothing was running: the pump stays stopped
+            self.running = False
+            assert st_.state not in (S.INFUSING, S.BOLUS)
+        else:  # a running therapy falls back to the minimum rate (below any schedule step)
+            assert st_.state is S.INFUSING and st_.bolus is None
+            assert st_.rate_nl_per_day == self.pump.profile.min_rate_nl_per_day
 
     @precondition(lambda self: self.pump.status().alarms)
     @rule(data=st.data())
