@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test safety fuzz bench lint-imports clean
+.PHONY: demo test safety fuzz bench lint-imports clean trace mutate
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "intrapump needs Python 3.11 or newer")'
@@ -25,6 +25,23 @@ demo: $(STAMP)
 safety: $(STAMP)
 	INTRAPUMP_SAFETY=deep $(PY) -m pytest -q -n auto -p no:cacheprovider tests/safety
 
+# every requirement of REQUIREMENTS.md -> its tests: reports/trace.json, trace.html, junit.xml;
+# fails when a requirement has no passing test
+trace: $(STAMP)
+	mkdir -p reports
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider --trace-dir reports \
+		--junitxml reports/junit.xml -o junit_family=xunit1
+
+# mutation testing (mutmut, the `mutation` extra) of the safety-critical modules, one module at a
+# time on one core (slow: not part of make test); MUTATE_MODULES=protocol.frame for one of them
+MUTATE_MODULES ?= firmware_sim.schedule firmware_sim.pump.limits firmware_sim.alarms \
+		protocol.frame protocol.session
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,mutation]'
+	for m in $(MUTATE_MODULES); do \
+		$(VENV)/bin/mutmut run "$$m.*" --max-children 1 || exit 1; done
+	$(PY) tests/mutation/score.py
+
 fuzz: $(STAMP)
 	$(PY) benchmarks/fuzz.py
 
@@ -32,8 +49,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/timewarp.py
 	$(PY) benchmarks/codec.py
 	$(PY) benchmarks/links.py
+	$(PY) benchmarks/bench_line.py
 	$(PY) benchmarks/roundtrip.py
 	$(PY) benchmarks/fuzz.py --frames 100000
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo-out
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo-out reports mutants

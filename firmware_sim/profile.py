@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ProfileError
+from .mechanism import MechanismSpec, MechanismSpecError, parse_mechanism
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Profile:
     patient_max_lockout_ms: int
     patient_max_per_24h: int
     drugs: Mapping[str, DrugEntry]
+    mechanism: MechanismSpec = MechanismSpec()
     two_tone_alarms: tuple[str, ...] = ()
     two_tone_repeat_ms: int = 600_000
     single_tone_repeat_ms: int = 3_600_000
@@ -80,8 +82,10 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly copy (used to persist the profile with the pump state)."""
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "drugs"}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__
+             if k not in ("drugs", "mechanism")}
         d["drugs"] = {n: vars(e).copy() for n, e in self.drugs.items()}
+        d["mechanism"] = self.mechanism.to_dict()
         return d
 
     @classmethod
@@ -90,6 +94,7 @@ class Profile:
         kw = dict(d)
         kw["drugs"] = {n: DrugEntry(**e) for n, e in d["drugs"].items()}
         kw["two_tone_alarms"] = tuple(d.get("two_tone_alarms", ()))
+        kw["mechanism"] = parse_mechanism(d.get("mechanism"))  # absent in older saved states
         return cls(**kw)
 
 
@@ -229,8 +234,17 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
         patient_max_lockout_ms=_int(pb, "max_lockout_ms", "patient_bolus", pmin_l),
         patient_max_per_24h=_int(pb, "max_per_24h", "patient_bolus", 1),
         drugs=drugs,
+        mechanism=_mechanism(doc),
         **_alarms_and_clock(doc),
     )
+
+
+def _mechanism(doc: Mapping[str, Any]) -> MechanismSpec:
+    """The optional ``[mechanism]`` table (defaults: an ideal motor-driven mechanism)."""
+    try:
+        return parse_mechanism(doc.get("mechanism"))
+    except MechanismSpecError as e:
+        raise ProfileError(str(e)) from None
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

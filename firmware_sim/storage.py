@@ -4,10 +4,17 @@ One file per pump (``":memory:"`` in tests). :meth:`Storage.commit` writes the n
 new events in one transaction, so a change is either fully stored or not at all; the pump calls
 it before any command returns.
 
-A file that is not an intrapump store (not SQLite, another schema, wrong magic, bad JSON) never
-raises: :attr:`Storage.fault` then says why, the bad file is renamed aside (``<name>.corrupt-N``)
-to keep it for analysis and a fresh store is created in its place; the pump reads ``fault`` and
-starts STOPPED with the MEMORY_ERROR alarm.
+Integrity (checked at every start-up, see :mod:`firmware_sim.store_seal`): every event row
+carries a SHA-256 hash chained over all rows before it, and the state row carries a seal, a
+SHA-256 (HMAC-SHA256 when the store is given a ``key``) over the state text - which holds the
+device profile with its drug limits - the number of events and the head of the hash chain.
+Any change to a stored value, a lost or reordered row, a truncated log or a missing state row
+is therefore detected, as is everything SQLite itself notices (``PRAGMA integrity_check``, which also compares every index with its table).
+
+A file that fails any check (not SQLite, another schema, wrong magic, bad JSON, seal or chain
+mismatch, a 0-byte file, a state row gone) never raises: :attr:`Storage.fault` then says why
+and where the bad file was moved (``<name>.corrupt-N``, kept for analysis), and a fresh store is
+created in its place; the pump reads ``fault`` and starts STOPPED with the MEMORY_ERROR alarm.
 """
 from __future__ import annotations
 
@@ -18,10 +25,13 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from .store_seal import GENESIS, StoreCorrupt, chain_next, seal_of
+
 log = logging.getLogger(__name__)
 
 MAGIC = "intrapump-store"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_TABLES = {"meta", "state", "events"}
 
 
 @dataclass(frozen=True)
@@ -34,101 +44,146 @@ class Event:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class StoreCorrupt(Exception):
-    """Internal: the store's content cannot be trusted."""
-
-
 class Storage:
-    """SQLite-backed state + event log. ``path`` is a file name or ``":memory:"``."""
+    """SQLite-backed state + event log with integrity checks. ``path`` is a file name or
+    ``":memory:"``; ``key`` (optional bytes) turns the state seal into an HMAC."""
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", key: bytes | None = None) -> None:
         self.path = str(path)
+        self.key = key
         self.fault: str | None = None
+        self.moved_to: str | None = None
+        self._state_text: str | None = None
+        self._head = GENESIS
+        self._next_index = 0
         try:
-            self._conn = self._open(self.path)
-        except (sqlite3.DatabaseError, StoreCorrupt, ValueError, OSError) as e:
-            self.fault = f"{type(e).__name__}: {e}"
+            self._conn = self._open(self.path, existing=True)
+        except Exception as e:  # noqa: BLE001 - whatever is wrong, the content is not trusted
+            self.fault = f"{type(e).__name__}: {e}" if not isinstance(e, StoreCorrupt) else str(e)
+            self.moved_to = self._move_aside()
+            if self.moved_to:
+                self.fault += f"; the file was moved aside to {self.moved_to}"
             log.error("store %s unusable (%s); starting a fresh store", self.path, self.fault)
-            self._move_aside()
-            self._conn = self._open(self.path)
-        self._next_index = self._count()
+            self._state_text, self._head, self._next_index = None, GENESIS, 0
+            self._conn = self._open(self.path, existing=False)
 
     # -- opening -------------------------------------------------------------------------------
-    def _open(self, path: str) -> sqlite3.Connection:
+    def _open(self, path: str, existing: bool) -> sqlite3.Connection:
+        if existing and path != ":memory:" and os.path.exists(path) \
+                and os.path.getsize(path) == 0:
+            raise StoreCorrupt("the state file is empty (0 bytes): the stored pump is gone")
         # the pump is built in one thread and served from another (the device serialises access)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if not tables:
-                with conn:
-                    conn.execute("BEGIN")
-                    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-                    conn.execute("CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                                 "json TEXT NOT NULL)")
-                    conn.execute("CREATE TABLE events (idx INTEGER PRIMARY KEY, time_ms INTEGER "
-                                 "NOT NULL, kind TEXT NOT NULL, details TEXT NOT NULL)")
-                    conn.execute("INSERT INTO meta VALUES ('magic', ?), ('schema', ?)",
-                                 (MAGIC, str(SCHEMA_VERSION)))
-                    conn.execute("COMMIT")
-            elif tables != {"meta", "state", "events"}:
+                self._create(conn)
+            elif tables != _TABLES:
                 raise StoreCorrupt(f"foreign schema (tables {sorted(tables)})")
-            meta = dict(conn.execute("SELECT key, value FROM meta"))
-            if meta.get("magic") != MAGIC or meta.get("schema") != str(SCHEMA_VERSION):
-                raise StoreCorrupt(f"wrong magic/schema {meta.get('magic')!r}/{meta.get('schema')!r}")
-            n = conn.execute("SELECT COUNT(*), COALESCE(MAX(idx), -1) FROM events").fetchone()
-            if n[0] != n[1] + 1:
-                raise StoreCorrupt("event log has gaps")
-            row = conn.execute("SELECT json FROM state WHERE id = 1").fetchone()
-            if row is not None:
-                obj = json.loads(row[0])
-                if not isinstance(obj, dict):
-                    raise StoreCorrupt("state is not a JSON object")
+            else:
+                self._verify(conn)
         except BaseException:
             conn.close()
             raise
         return conn
 
-    def _move_aside(self) -> None:
+    @staticmethod
+    def _create(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN")
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                     "json TEXT NOT NULL, seal TEXT NOT NULL)")
+        conn.execute("CREATE TABLE events (idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, "
+                     "kind TEXT NOT NULL, details TEXT NOT NULL, chain TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('magic', ?), ('schema', ?)",
+                     (MAGIC, str(SCHEMA_VERSION)))
+        conn.execute("COMMIT")
+
+    def _verify(self, conn: sqlite3.Connection) -> None:
+        """Check everything stored; set the in-memory head; raise StoreCorrupt on any doubt."""
+        check = conn.execute("PRAGMA integrity_check(1)").fetchall()
+        if check != [("ok",)]:
+            raise StoreCorrupt(f"SQLite integrity check: {check[0][0]}")
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        if meta.get("magic") != MAGIC or meta.get("schema") != str(SCHEMA_VERSION):
+            raise StoreCorrupt(f"wrong magic/schema {meta.get('magic')!r}/{meta.get('schema')!r}")
+        if set(meta) - {"magic", "schema", "has_state"} or meta.get("has_state", "1") != "1":
+            raise StoreCorrupt(f"unexpected meta data {sorted(meta)}")
+        head, count = GENESIS, 0
+        for idx, time_ms, kind, details, chain in conn.execute(
+                "SELECT idx, time_ms, kind, details, chain FROM events ORDER BY idx"):
+            if idx != count:
+                raise StoreCorrupt(f"event log has a gap or bad index at entry {count}")
+            head = chain_next(head, idx, time_ms, kind, details)
+            if chain != head:
+                raise StoreCorrupt(f"event log hash chain broken at entry {idx}")
+            count += 1
+        rows = conn.execute("SELECT id, json, seal FROM state").fetchall()
+        if not rows:
+            if "has_state" in meta or count:
+                raise StoreCorrupt("the state row is missing")
+            return  # created, never committed: a fresh pump
+        if len(rows) != 1 or rows[0][0] != 1 or "has_state" not in meta:
+            raise StoreCorrupt("the state table is inconsistent")
+        _, text, seal = rows[0]
+        if not isinstance(text, str) or seal != seal_of(self.key, text, count, head):
+            raise StoreCorrupt("state seal mismatch: the stored state or event log was changed")
+        if not isinstance(json.loads(text), dict):
+            raise StoreCorrupt("state is not a JSON object")
+        self._state_text, self._head, self._next_index = text, head, count
+
+    def _move_aside(self) -> str | None:
         if self.path == ":memory:" or not os.path.exists(self.path):
-            return
+            return None
         n = 0
         while os.path.exists(f"{self.path}.corrupt-{n}"):
             n += 1
-        os.replace(self.path, f"{self.path}.corrupt-{n}")
+        target = f"{self.path}.corrupt-{n}"
+        os.replace(self.path, target)
         for suffix in ("-journal", "-wal", "-shm"):
             if os.path.exists(self.path + suffix):
-                os.replace(self.path + suffix, f"{self.path}.corrupt-{n}{suffix}")
-
-    def _count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+                os.replace(self.path + suffix, target + suffix)
+        return target
 
     # -- API -----------------------------------------------------------------------------------
     def load_state(self) -> dict[str, Any] | None:
-        """The last committed state (a JSON object), or None for a fresh store."""
-        row = self._conn.execute("SELECT json FROM state WHERE id = 1").fetchone()
-        return None if row is None else json.loads(row[0])
+        """The last committed state (a JSON object, verified at start-up), or None for a fresh
+        store."""
+        return None if self._state_text is None else json.loads(self._state_text)
 
     def commit(self, state: dict[str, Any] | str | None,
                events: Iterable[tuple[int, str, dict[str, Any]]] = ()) -> list[Event]:
         """Atomically store ``state`` (unless None; a JSON object, or its JSON text already
-        encoded) and append ``events`` ((time_ms, kind, details) tuples); returns the stored
-        :class:`Event` objects with their indexes."""
+        encoded) and append ``events`` ((time_ms, kind, details) tuples), re-sealing the state
+        over the new chain head; returns the stored :class:`Event` objects with their indexes.
+        Raises ValueError when the very first commit carries no state."""
         idx = self._next_index
         out = [Event(idx + i, t, kind, det) for i, (t, kind, det) in enumerate(events)]
+        text = self._state_text if state is None else (
+            state if isinstance(state, str) else json.dumps(state))
+        if text is None:
+            raise ValueError("the first commit of a store must carry a state")
+        head = self._head
+        rows = []
+        for e in out:
+            details = json.dumps(e.details)
+            head = chain_next(head, e.index, e.time_ms, e.kind, details)
+            rows.append((e.index, e.time_ms, e.kind, details, head))
         c = self._conn
         c.execute("BEGIN")
         try:
-            if out:
-                c.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
-                              [(e.index, e.time_ms, e.kind, json.dumps(e.details)) for e in out])
-            if state is not None:
-                text = state if isinstance(state, str) else json.dumps(state)
-                c.execute("INSERT OR REPLACE INTO state VALUES (1, ?)", (text,))
+            if rows:
+                c.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+            if self._state_text is None:
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('has_state', '1')")
+            c.execute("INSERT OR REPLACE INTO state VALUES (1, ?, ?)",
+                      (text, seal_of(self.key, text, idx + len(out), head)))
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
         self._next_index = idx + len(out)
+        self._state_text, self._head = text, head
         return out
 
     def event_count(self) -> int:

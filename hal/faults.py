@@ -8,10 +8,16 @@ Units of each fault (all probabilities in [0, 1]):
 * ``delay``     -- per chunk: the chunk is held ``delay_ms`` milliseconds before delivery.
 * ``fragment``  -- per chunk: the chunk is split at random points into 2..``max_fragments``
   pieces, each written (or returned) separately; the bytes themselves are unchanged.
+* ``silent``    -- a switch, not a probability: every chunk is swallowed (a device that does not
+  answer at all, or a cable pulled out); counted in ``stats.silenced``.
 
 A "chunk" is one ``write()`` call on the transmit side, one ``read()`` result on the receive side.
 ``direction`` chooses where faults apply: ``tx`` (default: what this end writes), ``rx`` (what it
 reads) or ``both``.  Drop is decided first, then corruption, duplication, fragmentation, delay.
+
+The plan can be replaced while the link is in use (:meth:`FaultInjector.set_plan`,
+:meth:`FaultInjector.update`, :meth:`FaultInjector.clear`), from any thread: each chunk is
+handled entirely under the plan in force when it arrived.
 
 Every decision comes from one ``random.Random(seed)``, so the same seed and the same traffic give
 the same faults.  :attr:`FaultInjector.stats` counts what was done.
@@ -23,7 +29,9 @@ or ``faults="drop=0.01,corrupt=0.001,seed=7"``; :func:`parse_fault_spec` parses 
 from __future__ import annotations
 
 import logging
+import dataclasses
 import random
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -51,6 +59,7 @@ class FaultPlan:
     max_fragments: int = 4
     seed: int | None = None
     direction: str = "tx"
+    silent: bool = False
 
     def __post_init__(self) -> None:
         for key in _PROBABILITIES:
@@ -65,11 +74,13 @@ class FaultPlan:
             raise FaultSpecError(f"seed must be an integer, got {self.seed!r}")
         if self.direction not in _DIRECTIONS:
             raise FaultSpecError(f"direction must be one of {_DIRECTIONS}, got {self.direction!r}")
+        if not isinstance(self.silent, bool):
+            raise FaultSpecError(f"silent must be true or false, got {self.silent!r}")
 
     @property
     def active(self) -> bool:
-        """True if any fault has a non-zero probability."""
-        return any(getattr(self, key) for key in _PROBABILITIES)
+        """True if any fault has a non-zero probability or the link is silenced."""
+        return self.silent or any(getattr(self, key) for key in _PROBABILITIES)
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, str]) -> "FaultPlan":
@@ -79,6 +90,9 @@ class FaultPlan:
         for key, text in params.items():
             if key not in known:
                 raise FaultSpecError(f"unknown fault key {key!r} (known: {', '.join(sorted(known))})")
+            if key == "silent":
+                values[key] = _parse_bool(key, text)
+                continue
             try:
                 if key in _PROBABILITIES:
                     values[key] = float(text)
@@ -89,6 +103,15 @@ class FaultPlan:
             except ValueError:
                 raise FaultSpecError(f"fault key {key!r} has a malformed value {text!r}") from None
         return cls(**values)
+
+
+def _parse_bool(key: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise FaultSpecError(f"fault key {key!r} has a malformed value {text!r} (true or false)")
 
 
 def parse_fault_spec(spec: str) -> FaultPlan:
@@ -120,11 +143,14 @@ class FaultStats:
     delayed: int = 0
     fragmented: int = 0
     fragments: int = 0
+    silenced: int = 0
 
 
 class FaultInjector(Link):
     """Wraps a link and applies a :class:`FaultPlan` to its traffic (see module docs).
 
+    The plan may be switched at any time from any thread (:meth:`set_plan`, :meth:`update`,
+    :meth:`clear`); a new plan with a seed restarts the random sequence from that seed.
     Attributes the wrapper lacks (``device_path``, ``bound_address``...) come from the inner link.
     Closing the injector closes the inner link.
     """
@@ -132,12 +158,55 @@ class FaultInjector(Link):
     def __init__(self, link: Link, plan: FaultPlan | None = None) -> None:
         super().__init__(f"fault+{link.name}", timeout=link.timeout)
         self.inner = link
-        self.plan = plan or FaultPlan()
+        self._plan = plan or FaultPlan()
+        self._plan_lock = threading.Lock()
         self.stats = FaultStats()
-        self._rng = random.Random(self.plan.seed)
+        self._rng = random.Random(self._plan.seed)
         self._rx_pending = bytearray()
-        _log.info("%s: fault plan %s", self._name, self.plan)
+        _log.info("%s: fault plan %s", self._name, self._plan)
 
+    @property
+    def plan(self) -> FaultPlan:
+        """The plan in force (immutable; replace it with :meth:`set_plan`)."""
+        return self._plan
+
+    @plan.setter
+    def plan(self, plan: FaultPlan) -> None:
+        self.set_plan(plan)
+
+    def set_plan(self, plan: FaultPlan) -> FaultPlan:
+        """Put ``plan`` in force from the next chunk on; returns it. A plan with a seed other
+        than the current one restarts the random sequence from that seed."""
+        if not isinstance(plan, FaultPlan):
+            raise FaultSpecError(f"a FaultPlan is needed, got {type(plan).__name__}")
+        with self._plan_lock:
+            if plan.seed is not None and plan.seed != self._plan.seed:
+                self._rng = random.Random(plan.seed)
+            self._plan = plan
+        _log.info("%s: fault plan now %s", self._name, plan)
+        return plan
+
+    def update(self, **changes: Any) -> FaultPlan:
+        """Change some fields of the plan (``update(drop=0.05)``, ``update(silent=True)``);
+        FaultSpecError (and no change) for an unknown key or a bad value. Returns the new plan."""
+        known = {f.name for f in fields(FaultPlan)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise FaultSpecError(f"unknown fault key {unknown[0]!r} "
+                                 f"(known: {', '.join(sorted(known))})")
+        return self.set_plan(dataclasses.replace(self._plan, **changes))
+
+    def clear(self, *names: str) -> FaultPlan:
+        """Switch the named faults off (all of them without names); keeps seed, direction,
+        delay_ms and max_fragments. Returns the new plan."""
+        off = {"silent": False, **{key: 0.0 for key in _PROBABILITIES}}
+        if names:
+            unknown = [n for n in names if n not in off]
+            if unknown:
+                raise FaultSpecError(f"{unknown[0]!r} is not a link fault "
+                                     f"(link faults: {', '.join(off)})")
+            off = {n: off[n] for n in names}
+        return self.update(**off)
     def __getattr__(self, item: str) -> Any:
         inner = self.__dict__.get("inner")
         if inner is None:
@@ -147,10 +216,18 @@ class FaultInjector(Link):
     def _timeout_changed(self, timeout: float | None) -> None:
         self.inner.timeout = timeout
 
-    def mangle(self, chunk: bytes) -> list[tuple[float, bytes]]:
-        """Apply the plan to one chunk: a list of (delay in seconds, bytes) to deliver in order."""
-        plan, rng, stats = self.plan, self._rng, self.stats
+    def mangle(self, chunk: bytes, plan: FaultPlan | None = None) -> list[tuple[float, bytes]]:
+        """Apply ``plan`` (default: the plan in force) to one chunk: a list of (delay in
+        seconds, bytes) to deliver in order."""
+        with self._plan_lock:
+            return self._mangle(chunk, plan if plan is not None else self._plan)
+
+    def _mangle(self, chunk: bytes, plan: FaultPlan) -> list[tuple[float, bytes]]:
+        rng, stats = self._rng, self.stats
         stats.chunks += 1
+        if plan.silent:
+            stats.silenced += 1
+            return []
         if plan.drop and rng.random() < plan.drop:
             stats.dropped += 1
             return []
@@ -187,10 +264,11 @@ class FaultInjector(Link):
         return [(delay_s if i == 0 else 0.0, piece) for i, piece in enumerate(pieces)]
 
     def _write_hook(self, data: bytes) -> None:
-        if self.plan.direction == "rx" or not self.plan.active:
+        plan = self._plan
+        if plan.direction == "rx" or not plan.active:
             self.inner.write(data)
             return
-        for delay_s, piece in self.mangle(data):
+        for delay_s, piece in self.mangle(data, plan):
             if delay_s:
                 time.sleep(delay_s)
             self.inner.write(piece)
@@ -200,14 +278,15 @@ class FaultInjector(Link):
             data = bytes(self._rx_pending[:n])
             del self._rx_pending[:n]
             return data
-        if self.plan.direction == "tx" or not self.plan.active:
+        plan = self._plan
+        if plan.direction == "tx" or not plan.active:
             return self.inner.read(n)
         # Faulted receive: a dropped chunk is replaced by the next read of the inner link.
         while True:
             chunk = self.inner.read(n)
             if not chunk:
                 return b""
-            pieces = self.mangle(chunk)
+            pieces = self.mangle(chunk, plan)
             if not pieces:
                 continue
             if pieces[0][0]:

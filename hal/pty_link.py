@@ -18,6 +18,12 @@ the oldest queued bytes are discarded, like a UART overrun with nobody listening
 ``overruns`` is incremented; a write therefore never blocks forever.
 
 Closing the pump end hangs up the tty: the host's reads then raise LinkClosed.
+
+Pacing: a pty moves bytes as fast as the kernel can, whatever baud rate the host sets.  With
+``baud=N`` (``pty?baud=9600``, or ``pumpsim serve --url pty --baud 9600``) the pump end emulates a
+line of that speed with 10 bits per byte, both ways: a write returns once its last byte would be
+on the line, and bytes read are handed over only when they would have arrived, so tests of a
+programmer see the delays of a real slow serial line.
 """
 
 from __future__ import annotations
@@ -33,16 +39,21 @@ from typing import Any
 
 from hal.base import Link
 from hal.errors import LinkClosed, LinkOpenError
+from hal.urls import split_url
 
 _log = logging.getLogger(__name__)
 
 _NO_PEER_NAP_S = 0.05
+BITS_PER_BYTE = 10
 
 
 class PtyLink(Link):
     """The pump (master) end of a pseudo-terminal; see the module documentation."""
 
-    def __init__(self, *, timeout: float | None = None, write_timeout: float = 1.0) -> None:
+    def __init__(self, *, timeout: float | None = None, write_timeout: float = 1.0,
+                 baud: int | None = None) -> None:
+        if baud is not None and (isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0):
+            raise LinkOpenError(f"baud must be a positive integer, got {baud!r}")
         master, keeper = os.openpty()
         try:
             tty.setraw(keeper)
@@ -60,7 +71,24 @@ class PtyLink(Link):
         self._wake_r, self._wake_w = os.pipe()
         self.overruns = 0
         self._overrun_reported = False
-        _log.info("pty pump end ready on %s", path)
+        self._baud = baud
+        self._tx_free_at = 0.0
+        self._rx_free_at = 0.0
+        _log.info("pty pump end ready on %s%s", path, f" (paced at {baud} baud)" if baud else "")
+
+    @property
+    def baud(self) -> int | None:
+        """Pacing in bits per second (10 bits per byte), or None for as fast as possible."""
+        return self._baud
+
+    def _pace(self, free_at: float, nbytes: int) -> float:
+        """Sleep until ``nbytes`` sent after ``free_at`` would be through the line; return the
+        time the line is free again."""
+        now = time.monotonic()
+        done = max(now, free_at) + nbytes * BITS_PER_BYTE / self._baud  # type: ignore[operator]
+        if done > now:
+            time.sleep(done - now)
+        return done
 
     @property
     def device_path(self) -> str:
@@ -96,12 +124,16 @@ class PtyLink(Link):
                     data = b""
                 if data:
                     self._overrun_reported = False
+                    if self._baud:
+                        self._rx_free_at = self._pace(self._rx_free_at, len(data))
                     return data
             if deadline is not None and time.monotonic() >= deadline:
                 return b""
         return b""
 
     def _write_hook(self, data: bytes) -> None:
+        if self._baud:
+            self._tx_free_at = self._pace(self._tx_free_at, len(data))
         view = memoryview(data)
         while view:
             if self._closed:
@@ -142,15 +174,28 @@ class PtyLink(Link):
             pass
 
 
+def _query(url: str) -> dict[str, str]:
+    if url.startswith("pty?"):
+        url = "pty://?" + url[4:]
+    return split_url(url)[2] if "://" in url else {}
+
+
 def pty_factory(url: str, *, end: str = "host", **options: Any) -> Link:
     """Registry factory: ``pty``/``pty://`` creates a pump end; ``pty:///dev/pts/N`` opens it as host."""
     path = url.split("://", 1)[1].split("?", 1)[0] if "://" in url else ""
     if end == "pump":
         if path:
             raise LinkOpenError(f"{url}: a pty pump end creates its own tty; use plain 'pty'")
-        unknown = set(options) - {"timeout", "write_timeout"}
+        for key, value in _query(url).items():
+            if key != "baud":
+                raise LinkOpenError(f"pty: unknown URL parameter {key!r} (known: baud)")
+            try:
+                options["baud"] = int(value)
+            except ValueError:
+                raise LinkOpenError(f"pty: baud must be an integer, got {value!r}") from None
+        unknown = set(options) - {"timeout", "write_timeout", "baud"}
         if unknown:
-            raise LinkOpenError(f"pty: unknown options {sorted(unknown)} (known: timeout, write_timeout)")
+            raise LinkOpenError(f"pty: unknown options {sorted(unknown)} (known: timeout, write_timeout, baud)")
         return PtyLink(**options)
     if end != "host":
         raise LinkOpenError(f"end must be 'pump' or 'host', got {end!r}")

@@ -13,7 +13,8 @@ Built-in schemes: ``virtual``, ``pty``, ``tcp-listen``, ``tcp``, and the pyseria
 (``socket``, ``rfc2217``, ``loop``, ``spy``, ``hwgrep``, ``alt``, ``cp2110``); a string without
 ``://`` is a serial port name.  Two wrappers apply to any URL: the prefix ``fault+`` (its URL
 parameters that are fault keys form the :class:`~hal.faults.FaultPlan`) and the options
-``faults="drop=0.01,seed=7"`` / ``faults=FaultPlan(...)`` and ``capture="file.pcapng"``.
+``faults="drop=0.01,seed=7"`` / ``faults=FaultPlan(...)`` and ``capture="file.pcapng"`` (with
+``capture_segmenter=`` to record one packet per protocol frame, see :mod:`hal.capture`).
 The capture records what crosses the wire, i.e. after the faults are applied.
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from hal.base import Link
-from hal.capture import CaptureLink
+from hal.capture import CaptureLink, SegmenterFactory
 from hal.errors import LinkOpenError
 from hal.faults import FaultInjector, FaultPlan, parse_fault_spec
 from hal.pty_link import pty_factory
@@ -116,6 +117,7 @@ def open_link(
     end: str = "host",
     faults: str | FaultPlan | None = None,
     capture: str | None = None,
+    capture_segmenter: SegmenterFactory | None = None,
     **options: Any,
 ) -> Link:
     """Open ``url`` as the ``end`` ("host" or "pump") of a link; see the module documentation.
@@ -134,7 +136,7 @@ def open_link(
     link = _lookup(scheme)(url, end=end, **options)
     try:
         if capture is not None:
-            link = CaptureLink(link, capture)
+            link = CaptureLink(link, capture, segmenter=capture_segmenter)
         if plan is not None:
             link = FaultInjector(link, plan)
     except Exception:

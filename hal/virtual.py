@@ -7,8 +7,15 @@ one host; after either end closes, the other end's reads return what was already
 raise LinkClosed, and its writes raise LinkClosed.  A pump end that wants to serve the next host
 closes and opens ``virtual://NAME`` again.
 
+Several hosts: a pump that can talk to more than one host at a time (a clinician programmer and a
+patient controller in range) calls :func:`accept_extra_hosts` with a handler.  From then on a host
+that opens ``virtual://NAME`` while the pair's host end is taken (or while the pump end is being
+replaced between two hosts) gets a pair of its own, and the handler receives that pair's pump end
+to serve; :func:`refuse_extra_hosts` ends this.
+
 Bytes move through condition variables (no polling).  ``baud=`` paces writes like a UART with
-10 bits per byte (start, 8 data, stop): a write returns once its last byte would be on the line.
+10 bits per byte (start, 8 data, stop): a write returns once its last byte would be on the line,
+so a test can emulate a slow serial line (both ends of a pair are paced).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hal.base import Link
@@ -138,7 +146,22 @@ def _make_pair(name: str, timeout: float | None, baud: int | None) -> tuple[Virt
 _registry_lock = threading.Lock()
 _pump_ends: dict[str, tuple[VirtualLink, VirtualLink]] = {}
 _host_taken: set[str] = set()
+_extra_handlers: dict[str, Callable[["VirtualLink"], None]] = {}
 _anonymous = itertools.count(1)
+_extra_numbers = itertools.count(2)
+
+
+def accept_extra_hosts(name: str, handler: Callable[["VirtualLink"], None]) -> None:
+    """Let further hosts connect to ``virtual://NAME``, each on a pair of its own whose pump end
+    is passed to ``handler`` (called in the connecting thread; it must return quickly)."""
+    with _registry_lock:
+        _extra_handlers[name] = handler
+
+
+def refuse_extra_hosts(name: str) -> None:
+    """Undo :func:`accept_extra_hosts` (open extra pairs stay connected); idempotent."""
+    with _registry_lock:
+        _extra_handlers.pop(name, None)
 
 
 def virtual_pair(
@@ -168,17 +191,27 @@ def open_virtual(
         if end != "host":
             raise LinkOpenError(f"end must be 'pump' or 'host', got {end!r}")
         existing = _pump_ends.get(name)
-        if existing is None:
-            raise LinkOpenError(f"virtual://{name}: no pump end is open under that name")
-        if name in _host_taken:
-            raise LinkOpenError(f"virtual://{name}: a host is already connected to this pump end")
-        _host_taken.add(name)
-        host = existing[1]
-        host._timeout = timeout
-        if baud is not None:
-            host._baud = baud
-        _log.info("virtual://%s: host end connected", name)
-        return host
+        handler = _extra_handlers.get(name)
+        extra = handler is not None and (existing is None or name in _host_taken)
+        if not extra:
+            if existing is None:
+                raise LinkOpenError(f"virtual://{name}: no pump end is open under that name")
+            if name in _host_taken:
+                raise LinkOpenError(f"virtual://{name}: a host is already connected to this pump end")
+            _host_taken.add(name)
+            host = existing[1]
+            host._timeout = timeout
+            if baud is not None:
+                host._baud = baud
+            _log.info("virtual://%s: host end connected", name)
+            return host
+    assert handler is not None
+    if baud is None and existing is not None:
+        baud = existing[0].baud  # the same line speed as the pump's own end
+    pump, host = _make_pair(f"{name}#{next(_extra_numbers)}", timeout, baud)
+    handler(pump)  # outside the registry lock: the handler may open links itself
+    _log.info("virtual://%s: extra host connected (%s)", name, host.name)
+    return host
 
 
 def _forget(name: str, pump: VirtualLink) -> None:

@@ -45,8 +45,8 @@ from hal.base import Link
 from hal.errors import LinkClosed, LinkError, LinkOpenError
 from protocol import messages as wire
 from protocol.decoder import StreamDecoder
-from protocol.enums import (Alarm, AlarmPriority, BolusKind, FaultKind, FrameKind,
-                            MessageType as MT, Role, Tone, Weekday)
+from protocol.enums import (FAULT_WIRE, Alarm, AlarmPriority, BolusKind, FaultAction, FaultKind,
+                            FrameKind, MessageType as MT, Role, Tone, Weekday)
 from protocol.errors import NakCode, ProtocolError
 from protocol.frame import Frame, encode_frame
 from protocol.keys import DEVELOPMENT_KEYS
@@ -723,9 +723,23 @@ class PumpClient:
         """Ask for a STATUS_PUSH every ``interval_ms`` (0 turns it off)."""
         self.request(MT.SET_TELEMETRY, {"interval_ms": _uint(interval_ms, "interval_ms")})
 
-    def inject_fault(self, fault: FaultKind | int) -> None:
-        """Emulator only: inject a fault (FaultKind)."""
-        self.request(MT.INJECT_FAULT, {"fault": _uint(int(fault), "fault")})
+    def inject_fault(self, fault: FaultKind | int | str, value: int | None = None, *,
+                     clear: bool = False) -> None:
+        """Emulator only: raise (or with ``clear``, end) a fault while the pump runs.
+
+        ``fault``: a FaultKind, its number, or the model's fault name (``"over_infusion"``,
+        ``"occlusion"``, ``"motor_stall"``...). ``value``: the fault's one parameter in its
+        unit (PROTOCOL.md, INJECT_FAULT: permille for over/under-infusion, % for occlusion and
+        leak, ms for a stall's recovery and an MRI exposure); None = its default. ValueError for
+        an unknown name or a value outside the wire range; the pump refuses what it cannot do."""
+        kind = _fault_kind(fault)
+        if value is None:
+            wire = FAULT_WIRE.get(kind) if isinstance(kind, FaultKind) else None
+            value = wire.default if wire is not None and not clear else 0
+        self.request(MT.INJECT_FAULT, {"fault": _uint(int(kind), "fault", 8),
+                                       "action": int(FaultAction.CLEAR if clear
+                                                     else FaultAction.RAISE),
+                                       "value": _uint(value, "value")})
 
 
 def _is_no_session(frame: Frame) -> bool:
@@ -740,6 +754,17 @@ def _uint(value: Any, name: str, bits: int = 32) -> int:
     if not 0 <= value < 1 << bits:
         raise ValueError(f"{name} = {value} is outside 0..{(1 << bits) - 1}")
     return value
+
+
+def _fault_kind(fault: FaultKind | int | str) -> FaultKind | int:
+    """The FaultKind of a kind, number or model fault name (ValueError for an unknown name)."""
+    if isinstance(fault, str):
+        for kind, wire in FAULT_WIRE.items():
+            if wire.model_name == fault and kind is not FaultKind.CLEAR_MOTOR_STALL:
+                return kind
+        raise ValueError(f"unknown fault {fault!r} (known: "
+                         f"{', '.join(sorted({w.model_name for w in FAULT_WIRE.values()}))})")
+    return fault
 
 
 def _bolus_started(f: Mapping[str, Any]) -> BolusStarted:

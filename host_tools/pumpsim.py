@@ -4,14 +4,21 @@
     pumpsim serve --url tcp-listen://127.0.0.1:7070 --warp 3600 --state pump.db
     pumpsim serve --url /dev/ttyUSB0 --baud 115200 --keys pump-keys.json --log-frames
     pumpsim keys generate pump-keys.json --serial IP-000042
+    pumpsim serve --url pty --control 127.0.0.1:0    # then "control: http://127.0.0.1:PORT/"
+    pumpsim serve --url pty --scenario host_tools/control/scenarios/motor_stall_refill.yaml
+    pumpsim control --url http://127.0.0.1:PORT/ faults list
     pumpsim profiles
+    pumpsim accuracy --profile ip20 --rate 1000000 --fault over_infusion:permille=145 --out acc
 
 ``serve`` prints one line ``device: <URL a host opens>`` on stdout (flushed) before anything
-else, then logs to stderr. SIGINT/SIGTERM stop it with the state committed (exit 0). Bad
+else, then logs to stderr; with ``--control`` the next line is
+``control: <URL of the control API and dashboard>`` (and ``control-token: TOKEN`` when remote
+access is allowed and no token file was given). SIGINT/SIGTERM stop it with the state committed (exit 0). Bad
 options print one line and exit 2.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import signal
@@ -28,7 +35,11 @@ from hal.urls import split_url
 from firmware_sim import ManualClock, ProfileError, Pump, ScaledClock, Storage, load_profile
 from firmware_sim.device import Device
 from firmware_sim.profile import PROFILE_DIR
+from host_tools.capture_frames import FrameSegmenter
 from protocol import KeyFileError, dump_keys, generate_keys, load_keys
+from protocol.frame import PROTOCOL_VERSION
+
+from host_tools.control.cli import control as control_group
 
 log = logging.getLogger("pumpsim")
 
@@ -61,6 +72,8 @@ def _check_url(url: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="intrapump", prog_name="pumpsim",
+                      message="%(prog)s (intrapump) %(version)s, protocol version " + str(PROTOCOL_VERSION))
 def cli() -> None:
     """Run and provision virtual intrapump pumps."""
 
@@ -81,35 +94,112 @@ def cli() -> None:
 @click.option("--log-frames", is_flag=True, help="log every frame, decoded, one line each")
 @click.option("--keys", "keys_path", type=click.Path(dir_okay=False), default=None,
               help="key file (default: the public development keys)")
+@click.option("--allow-remote-dev-keys", is_flag=True,
+              help="let a TCP pump end on a non-loopback address use the public development keys")
 @click.option("--serial", "serial_number", default="IP-000001", show_default=True,
               help="serial number reported by IDENTIFY")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
                                                case_sensitive=False),
               default="INFO", show_default=True)
+@click.option("--control", "control_address", default=None, metavar="HOST:PORT",
+              help="serve the control API and dashboard there (loopback; port 0 = any free)")
+@click.option("--control-allow-remote", is_flag=True,
+              help="let --control listen on a non-loopback address (a bearer token is required)")
+@click.option("--control-token-file", type=click.Path(dir_okay=False), default=None,
+              help="file holding the control API's bearer token (default: generated, printed)")
+@click.option("--allow-reset", is_flag=True, help="allow POST /api/reset (a fresh pump)")
+@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False), default=None,
+              help="run this YAML scenario against the pump")
 def serve(url: str, baud: int | None, warp: float, state_path: str | None, profile: str,
           faults: str | None, capture: str | None, log_frames: bool, keys_path: str | None,
-          serial_number: str, log_level: str) -> None:
-    """Serve one virtual pump on URL until SIGINT/SIGTERM."""
+          serial_number: str, log_level: str, control_address: str | None,
+          control_allow_remote: bool, control_token_file: str | None, allow_reset: bool,
+          scenario_path: str | None, allow_remote_dev_keys: bool = False) -> None:
+    """Serve one virtual pump on URL until SIGINT/SIGTERM.
+
+    ``tcp-listen://:PORT`` listens on loopback only; a TCP pump end on any other address needs
+    ``--keys`` (the development keys are public), or ``--allow-remote-dev-keys`` to say so."""
     # Until the device line is out, problems are reported as one line only (exit 2).
     quiet = logging.NullHandler()
     root = logging.getLogger()
     root.addHandler(quiet)
+    control = None
     try:
         _check_url(url)
         prof, keys = _load(profile, keys_path, serial_number, state_path)
+        control = _control_options(control_address, control_allow_remote, control_token_file,
+                                   allow_reset, scenario_path)
         link = _open(url, baud, faults, capture)
+        _check_remote_dev_keys(link, keys, allow_remote_dev_keys)
     except BaseException:
         root.removeHandler(quiet)
+        if control is not None and control.sock is not None:
+            control.sock.close()
         raise
+    if control is not None:
+        from host_tools.control.serve import wrap_link
+        link = wrap_link(link)
     print(f"device: {_host_url(link, url)}", flush=True)
     root.removeHandler(quiet)
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     log.info("%s open", link.name)
     options: dict[str, Any] = {} if baud is None else {"baud": baud}
     try:
-        _run(link, url, options, faults, prof, state_path, keys, serial_number, warp, log_frames)
+        if control is None:
+            _run(link, url, options, faults, prof, state_path, keys, serial_number, warp,
+                 log_frames)
+        else:
+            _run_controlled(link, url, options, faults, prof, state_path, keys, serial_number,
+                            warp, log_frames, control)
     finally:
         link.close()
+
+
+def _check_remote_dev_keys(link: hal.Link, keys: Any, allowed: bool) -> None:
+    """UsageProblem (and the link closed) for a TCP pump end reachable from other machines with
+    the public development keys, unless ``allowed``."""
+    bound = getattr(link, "bound_address", None)
+    if bound is None or keys is not None or allowed:
+        return
+    try:
+        loopback = ipaddress.ip_address(bound[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        link.close()
+        raise UsageProblem(f"--url: {bound[0]} is not a loopback address and the pump would use "
+                           "the public development keys; give --keys FILE (pumpsim keys generate) "
+                           "or --allow-remote-dev-keys")
+
+
+def _control_options(address: str | None, allow_remote: bool, token_file: str | None,
+                     allow_reset: bool, scenario_path: str | None) -> Any:
+    """The checked control options (None when neither --control nor --scenario is given);
+    the control socket is bound here, so a busy address is a usage error."""
+    if address is None and scenario_path is None:
+        for flag, given in (("--control-allow-remote", allow_remote),
+                            ("--control-token-file", token_file), ("--allow-reset", allow_reset)):
+            if given:
+                raise UsageProblem(f"{flag} needs --control")
+        return None
+    from host_tools.control.address import ControlAddressError, ControlOptions, bind, read_token
+    from host_tools.control.scenario import ScenarioError, parse_scenario
+    opts = ControlOptions(allow_reset=allow_reset, allow_remote=allow_remote)
+    try:
+        if scenario_path is not None:
+            opts.scenario = parse_scenario(Path(scenario_path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageProblem(f"--scenario: cannot read {scenario_path}: {exc}") from None
+    except ScenarioError as exc:
+        raise UsageProblem(f"--scenario: {scenario_path}: {exc}") from None
+    try:
+        if token_file is not None:
+            opts.token = read_token(token_file)
+        if address is not None:
+            opts.sock = bind(address, allow_remote=allow_remote)
+    except ControlAddressError as exc:
+        raise UsageProblem(f"--control: {exc}") from None
+    return opts
 
 
 def _load(profile: str, keys_path: str | None, serial_number: str,
@@ -137,6 +227,8 @@ def _open(url: str, baud: int | None, faults: str | None, capture: str | None) -
     _check_url(url)
     options: dict[str, Any] = {} if baud is None else {"baud": baud}
     try:
+        if capture is not None:  # one packet per frame (see host_tools.capture_frames)
+            options["capture_segmenter"] = FrameSegmenter
         return hal.open(url, end="pump", faults=faults, capture=capture, **options)
     except hal.LinkError as exc:
         raise UsageProblem(f"--url: {exc}") from None
@@ -189,6 +281,35 @@ def _run(link: hal.Link, url: str, options: dict[str, Any], faults: str | None, 
         storage.close()
 
 
+def _run_controlled(link: hal.Link, url: str, options: dict[str, Any], faults: str | None,
+                    prof: Any, state_path: str | None, keys: Any, serial_number: str,
+                    warp: float, log_frames: bool, control: Any) -> None:
+    from host_tools.control.errors import ControlError
+    from host_tools.control.serve import serve_controlled
+    reopen = None
+    if split_url(url)[0] not in ("pty", "tcp-listen") and not url.lower().startswith("fault+"):
+        def reopen() -> hal.Link:
+            """The serial port again (after it was unplugged)."""
+            return hal.open(url, end="pump", faults=faults, **options)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        """SIGINT/SIGTERM: stop serving; the state is committed on the way out."""
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        serve_controlled(link, prof, control, state_path=state_path, warp=warp, stop=stop,
+                         announce=lambda line: print(line, flush=True), keys=keys,
+                         serial_number=serial_number, log_frames=log_frames, reopen=reopen)
+    except (sqlite3.Error, OSError) as exc:
+        raise UsageProblem(f"--state: cannot use {state_path}: {exc}") from None
+    except ControlError as exc:
+        raise UsageProblem(f"--scenario: {exc.message}") from None
+
+
 @cli.group()
 def keys() -> None:
     """Per-device key files."""
@@ -214,6 +335,9 @@ def keys_generate(path: str, serial_number: str | None, force: bool) -> None:
     click.echo(f"wrote {path}")
 
 
+cli.add_command(control_group)
+
+
 @cli.command()
 def profiles() -> None:
     """List the shipped device profiles."""
@@ -222,6 +346,61 @@ def profiles() -> None:
         click.echo(f"{path.stem}: reservoir {p.reservoir_capacity_nl / 1e6:g} mL, rate "
                    f"{p.min_rate_nl_per_day}..{p.max_rate_nl_per_day} nL/day, "
                    f"drugs {', '.join(sorted(p.drugs))}")
+
+
+def _parse_fault(text: str) -> tuple[str, dict[str, int]]:
+    """``name`` or ``name:param=value,param=value`` (integers) -> (name, parameters)."""
+    name, _, rest = text.partition(":")
+    params: dict[str, int] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        try:
+            params[key.strip()] = int(value.replace("_", ""))
+        except ValueError:
+            eq = ""
+        if not eq:
+            raise UsageProblem(f"--fault {text}: expected NAME or NAME:PARAM=INTEGER,...")
+    return name.strip(), params
+
+
+@cli.command()
+@click.option("--profile", "profile_name", default="ip20", show_default=True,
+              help="device profile (name or TOML path)")
+@click.option("--rate", "rate_nl_per_day", type=int, default=1_000_000, show_default=True,
+              help="programmed rate, nL/day")
+@click.option("--fault", "faults", multiple=True, metavar="NAME[:PARAM=N,...]",
+              help="a model fault active during the test (repeatable), e.g. "
+                   "over_infusion:permille=145 or occlusion:blocked_percent=50")
+@click.option("--ideal", is_flag=True, help="switch the mechanism's error model off")
+@click.option("--out", "out", default="accuracy", show_default=True,
+              help="output path without extension: writes OUT.png and OUT.json")
+def accuracy(profile_name: str, rate_nl_per_day: int, faults: tuple[str, ...], ideal: bool,
+             out: str) -> None:
+    """IEC 60601-2-24 accuracy test of the emulated mechanism: start-up graph and trumpet curve
+    (PNG), windows with their max/min error and the mean error (JSON), and a table."""
+    from rich.console import Console
+
+    from firmware_sim.errors import Rejected
+    from host_tools import accuracy as acc
+
+    try:
+        prof = load_profile(profile_name)
+    except ProfileError as exc:
+        raise UsageProblem(str(exc)) from None
+    wanted = dict(_parse_fault(f) for f in faults)
+    try:
+        report = acc.run_accuracy(prof, rate_nl_per_day, wanted, ideal=ideal)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    except Rejected as exc:
+        raise UsageProblem(f"--fault: {exc.code.value} ({exc.field}): {exc.reason}") from None
+    try:
+        png = acc.write_png(report, f"{out}.png")
+        js = acc.write_json(report, f"{out}.json")
+    except OSError as exc:
+        raise UsageProblem(f"--out: cannot write {out}: {exc}") from None
+    Console().print(acc.rich_table(report))
+    click.echo(f"wrote {png} and {js}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,9 +18,24 @@ Fixtures for testing programmer software against a pump, virtual by default::
   the option points at another pump.
 * ``pump_factory`` -- ``pump_factory(**options)`` starts further virtual pumps (same options as
   :func:`firmware_sim.device.start_virtual_pump`); all are closed after the test.
+* ``pump_control`` -- a :class:`~host_tools.control.client.ControlClient` to the pump's
+  control API (faults, clock, power cycle, reset). With ``--pump-control URL`` (beside
+  ``--pump-url``) it drives that remote ``pumpsim serve --control ... --allow-reset``, and the
+  plugin resets the remote pump before every test that uses ``pump_url``, ``pump_client`` or
+  ``pump_control``, so tests no longer share its state (token: ``$PUMPSIM_CONTROL_TOKEN``).
+  Without it a controlled virtual pump is started for the test, and ``pump_url`` points at it.
 * Overridable option fixtures (the way pytest-embedded does it): ``pump_profile`` ("ip20"),
   ``pump_keys`` (None = the public development keys), ``pump_faults`` (None), and
   ``pump_client_options`` (``{"timeout_s": 2.0, "retries": 3}``).
+
+* ``virtual_pumps`` -- a list of ``pump_count`` running virtual pumps (``--pump-count N``, the
+  marker's ``count=N``, or override ``pump_count``), each with its own link, state and clock.
+* ``pump_strategies`` -- the strategies below bound to the profile under test (the marker's
+  ``profile=`` or the overridden ``pump_profile``): ``pump_strategies.valid_steps(drug=...,
+  concentration_ug_per_ml=...)``, ``pump_strategies.patient_settings(drug=..., steps=...)``.
+
+Companion plugins: ``host_tools.trace`` (the ``requirement`` marker and ``--trace-dir``) and
+``host_tools.log_digest`` (one readable digest of a failed test's long captured log).
 
 Hypothesis strategies for schedules, programs, frames and fault plans are re-exported from
 :mod:`host_tools.strategies` (``from host_tools.pytest_plugin import valid_steps``) when
@@ -36,6 +51,8 @@ import pytest
 if TYPE_CHECKING:  # imported lazily: pytest loads this plugin in every session
     from firmware_sim.device import VirtualPump
     from host_tools.client import PumpClient
+    from host_tools.control.client import ControlClient
+    from host_tools.control.local import LocalControlledPump
 
 MARKER = "intrapump"
 STRATEGIES = ("drugs", "fault_plans", "frames", "invalid_steps", "message_fields",
@@ -56,6 +73,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pump-url", action="store", default=None, metavar="URL",
                     help="run pump_client tests against this pump (pty path, tcp://HOST:PORT, "
                          "serial port...) instead of a fresh virtual pump per test")
+    group.addoption("--pump-count", action="store", type=int, default=1, metavar="N",
+                    help="number of virtual pumps the virtual_pumps fixture starts (default 1)")
+    group.addoption("--pump-control", action="store", default=None, metavar="URL",
+                    help="control URL of the --pump-url pump (pumpsim serve --control ... "
+                         "--allow-reset): it is reset before each test that uses it")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -122,11 +144,48 @@ def virtual_pump(request: pytest.FixtureRequest,
 
 @pytest.fixture
 def pump_url(request: pytest.FixtureRequest) -> str:
-    """URL of the pump under test: --pump-url, else a fresh virtual pump's URL."""
+    """URL of the pump under test: --pump-url (reset first when --pump-control is given),
+    else the controlled virtual pump of ``pump_control`` when the test uses it, else a fresh
+    virtual pump's URL."""
     url = request.config.getoption("--pump-url")
     if url:
+        if request.config.getoption("--pump-control"):
+            request.getfixturevalue("pump_control")  # resets the remote pump
         return url
+    if "pump_control" in request.fixturenames:
+        return request.getfixturevalue("_local_controlled_pump").url
     return request.getfixturevalue("virtual_pump").url
+
+
+@pytest.fixture
+def _local_controlled_pump(pump_profile: str) -> Iterator["LocalControlledPump"]:
+    """A controlled virtual pump with its control server, for this test."""
+    from host_tools.control.local import LocalControlledPump
+    with LocalControlledPump(pump_profile) as pump:
+        yield pump
+
+
+@pytest.fixture
+def pump_control(request: pytest.FixtureRequest) -> Iterator["ControlClient"]:
+    """A ControlClient to the pump under test: --pump-control's (reset now, before the
+    test), else a controlled virtual pump's (the one ``pump_url`` then points at)."""
+    import os
+
+    from host_tools.control.client import ControlClient, ControlRefused
+    url = request.config.getoption("--pump-control")
+    if url:
+        if not request.config.getoption("--pump-url"):
+            raise pytest.UsageError("--pump-control goes with --pump-url (the same pump)")
+        client = ControlClient(url, token=os.environ.get("PUMPSIM_CONTROL_TOKEN"))
+        try:
+            client.reset()
+        except ControlRefused as exc:
+            client.close()
+            pytest.fail(f"cannot reset the pump under test through {url}: {exc.message}")
+    else:
+        client = ControlClient(request.getfixturevalue("_local_controlled_pump").control)
+    with client:
+        yield client
 
 
 def _client(url: str, role: str, keys: Any, options: dict[str, Any]) -> "PumpClient":
@@ -149,7 +208,60 @@ def pump_client(pump_url: str, pump_keys: Any,
 @pytest.fixture
 def patient_client(pump_url: str, pump_keys: Any,
                    pump_client_options: dict[str, Any]) -> Iterator["PumpClient"]:
-    """A connected patient PumpClient (use it instead of, not with, pump_client: a pump link
-    serves one host at a time)."""
+    """A connected patient PumpClient; usable together with pump_client on the virtual pump
+    (each host has its own session, as a clinician programmer and a patient controller)."""
     with _client(pump_url, "patient", pump_keys, pump_client_options) as client:
         yield client
+
+
+# --- several pumps, and strategies for the profile under test --------------------------------
+
+@pytest.fixture
+def pump_count(request: pytest.FixtureRequest) -> int:
+    """How many pumps ``virtual_pumps`` starts: ``--pump-count N`` (default 1); override this
+    fixture, or mark the test ``@pytest.mark.intrapump(count=N)``, for a fixed number."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is not None and "count" in marker.kwargs:
+        return int(marker.kwargs["count"])
+    return int(request.config.getoption("--pump-count"))
+
+
+@pytest.fixture
+def virtual_pumps(request: pytest.FixtureRequest, pump_count: int,
+                  pump_factory: Callable[..., "VirtualPump"]) -> list["VirtualPump"]:
+    """``pump_count`` running virtual pumps, each on its own link with its own state and clock
+    (options from the ``intrapump`` marker, as for ``virtual_pump``); closed after the test."""
+    if request.config.getoption("--pump-url"):
+        pytest.skip("needs virtual pumps' models; --pump-url points at another pump")
+    if pump_count < 1:
+        raise pytest.UsageError(f"--pump-count must be at least 1, got {pump_count}")
+    marker = request.node.get_closest_marker(MARKER)
+    options = {k: v for k, v in (marker.kwargs if marker is not None else {}).items()
+               if k != "count"}
+    return [pump_factory(**options) for _ in range(pump_count)]
+
+
+class ProfileStrategies:
+    """The strategies of :mod:`host_tools.strategies` bound to one device profile (the one the
+    test's pumps run), e.g. ``pump_strategies.valid_steps(drug="morphine",
+    concentration_ug_per_ml=10_000)``."""
+
+    def __init__(self, profile: Any) -> None:
+        from firmware_sim import Profile, load_profile
+        self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in ("drugs", "valid_steps", "invalid_steps", "patient_settings"):
+            raise AttributeError(name)
+        import functools
+        from host_tools import strategies
+        return functools.partial(getattr(strategies, name), self.profile)
+
+
+@pytest.fixture
+def pump_strategies(request: pytest.FixtureRequest, pump_profile: Any) -> ProfileStrategies:
+    """Strategies drawing within the profile under test: the ``intrapump(profile=...)`` marker's,
+    else the (possibly overridden) ``pump_profile`` fixture's."""
+    marker = request.node.get_closest_marker(MARKER)
+    profile = marker.kwargs.get("profile", pump_profile) if marker is not None else pump_profile
+    return ProfileStrategies(profile)

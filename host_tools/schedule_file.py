@@ -22,6 +22,11 @@ CSV (one row a step; the ``weekday`` column is optional, empty means every day):
 
 Rate columns: ``rate_nl_per_day``, ``rate_ul_per_day``, ``rate_ml_per_day``, ``rate_ul_per_hour``.
 Dose columns: ``dose_ug_per_day``, ``dose_mg_per_day``, ``dose_ug_per_hour``.
+
+Hostile files are refused with the file, the line and the reason, in bounded time and memory:
+files over ``MAX_FILE_BYTES``, bytes that are not UTF-8, YAML anchors and aliases (a few hundred
+bytes of aliases can expand to gigabytes), more than ``MAX_YAML_EVENTS`` YAML nodes or ``MAX_YAML_DEPTH`` levels, numbers
+with more than ``MAX_DIGITS`` significant digits or an exponent beyond ``MAX_EXPONENT``.
 """
 from __future__ import annotations
 
@@ -57,6 +62,17 @@ UG_PER_DAY = {  # micrograms per day in one unit of each dose column
     "dose_ug_per_hour": Fraction(24),
 }
 MAX_STEPS_PER_DAY = 48
+MAX_FILE_BYTES = 256 * 1024
+"""Largest schedule file read (a full week of 48-step plans is under 30 KB)."""
+MAX_YAML_EVENTS = 20_000
+"""Most YAML parser events (nodes, starts and ends) a schedule file may have."""
+MAX_YAML_DEPTH = 6
+"""Deepest nesting of YAML lists and mappings (a schedule needs three levels)."""
+MAX_DIGITS = 30
+"""Most significant digits of a number in a schedule file."""
+MAX_EXPONENT = 12
+"""Largest decimal exponent (either sign) of a number in a schedule file: 1e12 nL/day is far
+above any pump's rate, and 1e-12 is below any unit's resolution."""
 
 
 class ScheduleFileError(ValueError):
@@ -98,10 +114,7 @@ def load_schedule_file(path: str | Path, concentration_ug_per_ml: int | None = N
     Raises :class:`ScheduleFileError` naming the line and field of the first problem found.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScheduleFileError(str(path), None, "file", exc.strerror or str(exc)) from exc
+    text = read_schedule_text(path)
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return parse_yaml_schedule(text, str(path), concentration_ug_per_ml)
@@ -110,21 +123,87 @@ def load_schedule_file(path: str | Path, concentration_ug_per_ml: int | None = N
     raise ScheduleFileError(str(path), None, "file", f"unknown schedule format {suffix!r} (use .yaml, .yml or .csv)")
 
 
-def parse_yaml_schedule(text: str, name: str = "<yaml>", concentration_ug_per_ml: int | None = None) -> list[SchedulePlan]:
-    """Parse the YAML form (see the module docstring); line numbers come from the YAML nodes."""
+def check_schedule_file(path: str | Path) -> list[SchedulePlan]:
+    """Everything :func:`load_schedule_file` checks that needs no pump: the file's size,
+    encoding, syntax, structure and every value. Dose steps, which need the pump's concentration,
+    are converted with a placeholder concentration (1 ug/mL) unless the file declares its own, so
+    their rates are not meaningful; call :func:`load_schedule_file` for the real plans."""
+    plans_path = Path(path)
+    text = read_schedule_text(plans_path)
+    suffix = plans_path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return parse_yaml_schedule(text, str(plans_path), None, placeholder_concentration=True)
+    if suffix == ".csv":
+        return parse_csv_schedule(text, str(plans_path), None, placeholder_concentration=True)
+    raise ScheduleFileError(str(plans_path), None, "file", f"unknown schedule format {suffix!r} (use .yaml, .yml or .csv)")
+
+
+def read_schedule_text(path: Path) -> str:
+    """The file's text: at most MAX_FILE_BYTES, strict UTF-8 (the line of a bad byte named)."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScheduleFileError(str(path), None, "file", exc.strerror or str(exc)) from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise ScheduleFileError(str(path), None, "file", f"larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ScheduleFileError(str(path), line, "file",
+                                f"not UTF-8 text (byte 0x{data[exc.start]:02X})") from None
+
+
+def _yaml_error(name: str, text: str, exc: yaml.YAMLError) -> ScheduleFileError:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses (NUL, controls)
+        return ScheduleFileError(name, text.count("\n", 0, exc.position) + 1, "yaml",
+                                 f"character #x{exc.character:04x} is not allowed")
+    mark = getattr(exc, "problem_mark", None)
+    return ScheduleFileError(name, mark.line + 1 if mark else None, "yaml",
+                             str(getattr(exc, "problem", None) or exc))
+
+
+def _check_yaml_events(text: str, name: str) -> None:
+    """Refuse anchors, aliases and oversized documents before any node is built."""
+    depth = 0
+    try:
+        for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+            line = event.start_mark.line + 1 if event.start_mark else None
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise ScheduleFileError(name, line, "yaml", f"nested deeper than {MAX_YAML_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            if count > MAX_YAML_EVENTS:
+                raise ScheduleFileError(name, line, "yaml", f"more than {MAX_YAML_EVENTS} YAML nodes")
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise ScheduleFileError(name, line, "yaml", "anchors and aliases (& and *) are not allowed")
+    except yaml.YAMLError as exc:
+        raise _yaml_error(name, text, exc) from exc
+
+
+def parse_yaml_schedule(text: str, name: str = "<yaml>", concentration_ug_per_ml: int | None = None,
+                        *, placeholder_concentration: bool = False) -> list[SchedulePlan]:
+    """Parse the YAML form (see the module docstring); line numbers come from the YAML nodes.
+    ``placeholder_concentration``: see :func:`check_schedule_file`."""
+    _check_yaml_events(text, name)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ScheduleFileError(name, mark.line + 1 if mark else None, "yaml", str(getattr(exc, "problem", exc))) from exc
+        raise _yaml_error(name, text, exc) from exc
+    if root is None:
+        raise ScheduleFileError(name, 1, "file", "the file is empty (expected every_day:, monday:, ...)")
     if not isinstance(root, yaml.MappingNode):
         raise ScheduleFileError(name, _line(root), "file", "expected a mapping of plans (every_day:, monday:, ...)")
     concentration = concentration_ug_per_ml
     raw_plans: list[tuple[int, int, list[tuple[int, dict[str, tuple[str, int]]]]]] = []
     for key_node, value_node in root.value:
-        key = str(key_node.value).strip().lower()
+        key = _scalar(name, key_node, "key").strip().lower()
         if key == "concentration_ug_per_ml":
-            declared = _positive_int(name, _line(value_node), key, value_node.value)
+            declared = _positive_int(name, _line(value_node), key,
+                                     _scalar(name, value_node, key))
             if concentration_ug_per_ml is not None and declared != concentration_ug_per_ml:
                 # Doses in the file were written for another concentration: converting them
                 # with either value would program a dose nobody asked for.
@@ -142,22 +221,60 @@ def parse_yaml_schedule(text: str, name: str = "<yaml>", concentration_ug_per_ml
         for item in value_node.value:
             if not isinstance(item, yaml.MappingNode):
                 raise ScheduleFileError(name, _line(item), key, "each step is a mapping such as {start: \"00:00\", rate_ml_per_day: 0.5}")
-            rows.append((_line(item), {str(k.value).strip().lower(): (str(v.value), _line(v)) for k, v in item.value}))
+            rows.append((_line(item), _step_cells(name, item)))
         raw_plans.append((_DAY_KEYS[key], _line(key_node), rows))
+    if concentration is None and placeholder_concentration:
+        concentration = 1
     return _build_plans(name, raw_plans, concentration)
 
 
-def parse_csv_schedule(text: str, name: str = "<csv>", concentration_ug_per_ml: int | None = None) -> list[SchedulePlan]:
-    """Parse the CSV form (see the module docstring); line 1 is the header."""
+def _scalar(name: str, node: yaml.Node, what: str) -> str:
+    if not isinstance(node, yaml.ScalarNode):
+        raise ScheduleFileError(name, _line(node), what, "expected a single value, not a list or mapping")
+    return str(node.value)
+
+
+def _step_cells(name: str, item: yaml.MappingNode) -> dict[str, tuple[str, int]]:
+    cells: dict[str, tuple[str, int]] = {}
+    for k, v in item.value:
+        key = _scalar(name, k, "key").strip().lower()
+        if key in cells:
+            raise ScheduleFileError(name, _line(k), key, "given twice in this step")
+        cells[key] = (_scalar(name, v, key), _line(v))
+    return cells
+
+
+def parse_csv_schedule(text: str, name: str = "<csv>", concentration_ug_per_ml: int | None = None,
+                       *, placeholder_concentration: bool = False) -> list[SchedulePlan]:
+    """Parse the CSV form (see the module docstring); line 1 is the header.
+    ``placeholder_concentration``: see :func:`check_schedule_file`."""
+    return _parse_csv(text, name, concentration_ug_per_ml if concentration_ug_per_ml is not None
+                      or not placeholder_concentration else 1)
+
+
+def _csv_rows(reader, name: str):  # type: ignore[no-untyped-def]
+    """The reader's rows; a csv.Error (NUL byte, oversized field) becomes a file error at its line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ScheduleFileError(name, reader.line_num or 1, "csv", str(exc)) from None
+        yield row
+
+
+def _parse_csv(text: str, name: str, concentration_ug_per_ml: int | None) -> list[SchedulePlan]:
     reader = csv.reader(io.StringIO(text))
+    rows = _csv_rows(reader, name)
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        header = [h.strip().lower() for h in next(rows)]
     except StopIteration:
         raise ScheduleFileError(name, 1, "header", "the file is empty") from None
     if "start" not in header:
         raise ScheduleFileError(name, 1, "header", "a 'start' column is required")
     by_day: dict[int, list[tuple[int, dict[str, tuple[str, int]]]]] = {}
-    for row in reader:
+    for row in rows:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
@@ -230,12 +347,20 @@ def _parse_time_of_day(name: str, line: int, text: str) -> int:
 
 
 def _parse_decimal(name: str, line: int, key: str, text: str) -> Fraction:
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
-        value = Decimal(text)
+        value = Decimal(text.strip()) if len(text) <= 4 * MAX_DIGITS else None
     except InvalidOperation:
-        raise ScheduleFileError(name, line, key, f"{text!r} is not a number") from None
+        value = None
+    if value is None:
+        raise ScheduleFileError(name, line, key, f"{shown!r} is not a number")
     if not value.is_finite() or value < 0:
-        raise ScheduleFileError(name, line, key, f"{text!r} must be a number of zero or more")
+        raise ScheduleFileError(name, line, key, f"{shown!r} must be a number of zero or more")
+    if value and (len(value.as_tuple().digits) > MAX_DIGITS
+                  or not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT
+                  or value.as_tuple().exponent < -MAX_EXPONENT):  # type: ignore[operator]
+        raise ScheduleFileError(name, line, key, f"{shown!r} is out of range (at most "
+                                f"{MAX_DIGITS} digits, magnitude 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT})")
     return Fraction(value)
 
 

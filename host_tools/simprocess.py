@@ -37,10 +37,12 @@ class PumpsimProcess:
     """
 
     def __init__(self, args: list[str], log_path: Path | None = None, *,
-                 start_timeout_s: float = 15.0) -> None:
+                 start_timeout_s: float = 15.0, command: list[str] | None = None) -> None:
         self.log_path = log_path
         self._log: IO[str] | None = open(log_path, "a", encoding="utf-8") if log_path else None
-        self.proc = subprocess.Popen([*pumpsim_command(), "serve", *args], stdout=subprocess.PIPE,
+        # ``command`` replaces the pumpsim program (e.g. a wrapper that plants a defect)
+        self.proc = subprocess.Popen([*(command or pumpsim_command()), "serve", *args],
+                                     stdout=subprocess.PIPE,
                                      stderr=self._log if self._log else subprocess.DEVNULL,
                                      start_new_session=True)
         try:

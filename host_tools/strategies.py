@@ -11,7 +11,8 @@ default, any :class:`firmware_sim.Profile` or profile name accepted):
   (``defect`` names it: ``"no_steps"``, ``"first_not_zero"``, ``"order"``, ``"minute"``,
   ``"rate_low"``, ``"rate_high"``, ``"too_many"``, ``"hard_limit"``);
 * :func:`drugs` -- ``(drug_name, concentration_ug_per_ml)`` from the profile's drug library;
-* :func:`patient_settings` -- patient-bolus settings within the profile's ranges;
+* :func:`patient_settings` -- patient-bolus settings within the profile's ranges (and, given the
+  drug, concentration and plan under test, within its hard daily limit: the pump accepts them);
 * :func:`frames` / :func:`request_frames` -- valid protocol frames (untagged) of any / request
   types; :func:`mutated_frames` -- such frames bit-flipped, truncated, spliced or extended;
 * :func:`fault_plans` -- seeded :class:`hal.FaultPlan` values with modest probabilities, so a
@@ -147,19 +148,47 @@ def invalid_steps(draw: st.DrawFn, profile: ProfileLike = None, *,
     return steps, defect
 
 
+def patient_budget_ug(profile: ProfileLike, drug: str, concentration_ug_per_ml: int,
+                      steps: list[tuple[int, int]] | None = None) -> int:
+    """The dose (ug) left for allotted patient boluses in 24 h: the drug's hard daily limit minus
+    the largest 24 h basal dose of the every-day plan ``steps`` (rounded up as the pump does)."""
+    entry = _profile(profile).drug(drug)
+    if entry is None:
+        raise ValueError(f"{drug!r} is not in the drug library")
+    basal_pg = -(-daily_volume_x_day_ms(steps or []) // DAY_MS) * concentration_ug_per_ml
+    return (entry.hard_daily_limit_ug * PG_PER_UG - basal_pg) // PG_PER_UG
+
+
 @st.composite
-def patient_settings(draw: st.DrawFn, profile: ProfileLike = None) -> dict[str, int]:
+def patient_settings(draw: st.DrawFn, profile: ProfileLike = None, *, drug: str | None = None,
+                     concentration_ug_per_ml: int | None = None,
+                     steps: list[tuple[int, int]] | None = None) -> dict[str, int]:
     """Patient-bolus settings within the profile's ranges (``Limits`` field names, without the
-    threshold): dose, duration, lockout, maximum per day. Whether the pump accepts them also
-    depends on the program's hard daily limit."""
+    threshold): dose (ug), duration (ms), lockout (ms), maximum per day.
+
+    With ``drug`` and ``concentration_ug_per_ml`` (and the every-day plan ``steps`` in force)
+    only settings the pump accepts for that program are drawn: every dose is at least 1 nL, and
+    the allotment (maximum per day x dose) fits in the drug's hard daily limit next to the plan's
+    24 h dose. Raises ValueError when no setting fits (the plan alone uses the whole limit)."""
     p = _profile(profile)
+    lo_dose, hi_dose, hi_n = p.patient_min_dose_ug, min(p.patient_max_dose_ug, 500), p.patient_max_per_24h
+    if drug is not None and concentration_ug_per_ml is not None:
+        lo_dose = max(lo_dose, -(-concentration_ug_per_ml // PG_PER_UG))  # >= 1 nL
+        budget = patient_budget_ug(p, drug, concentration_ug_per_ml, steps)
+        if budget < lo_dose:
+            raise ValueError(f"no patient bolus fits: the plan leaves {budget} ug of the hard "
+                             f"daily limit of {drug}")
+        hi_dose = min(hi_dose, budget)
+    dose = draw(st.integers(lo_dose, hi_dose))
+    if drug is not None and concentration_ug_per_ml is not None:
+        hi_n = min(hi_n, budget // dose)
     return {
-        "patient_bolus_dose_ug": draw(st.integers(p.patient_min_dose_ug, min(p.patient_max_dose_ug, 500))),
+        "patient_bolus_dose_ug": dose,
         "patient_bolus_duration_ms": draw(st.integers(p.patient_min_duration_ms // MINUTE_MS,
                                                       p.patient_max_duration_ms // MINUTE_MS)) * MINUTE_MS,
         "patient_lockout_ms": draw(st.integers(p.patient_min_lockout_ms // MINUTE_MS,
                                                p.patient_max_lockout_ms // MINUTE_MS)) * MINUTE_MS,
-        "patient_max_per_day": draw(st.integers(1, p.patient_max_per_24h)),
+        "patient_max_per_day": draw(st.integers(1, hi_n)),
     }
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from . import messages
 from .decoder import StreamDecoder
 from .describe import describe, frame_fields
-from .enums import (ALARM_PRIORITY, Alarm, AlarmPriority, BolusKind, DenialReason, EventKind,
-                    FaultKind, Flag, FrameKind, MessageType, Role, TherapyState, Weekday)
+from .enums import (ALARM_PRIORITY, FAULT_WIRE, Alarm, AlarmPriority, BolusKind, DenialReason,
+                    EventKind, FaultAction, FaultKind, FaultWire, Flag, FrameKind, MessageType, Role, TherapyState, Weekday)
 from .errors import NAK_DESCRIPTIONS, DecoderError, NakCode, ProtocolError
 from .frame import (MAX_FRAME, MAX_PAYLOAD, PROTOCOL_VERSION, SYNC, TAG_BYTES, DecoderStats, Frame,
                     compute_tag, crc16, decode, encode_frame, parse_frame)
@@ -20,7 +20,8 @@ from .session import AuthLimiter, HostSession, PumpSession, Verdict
 
 __all__ = [
     "ALARM_PRIORITY", "Alarm", "AlarmPriority", "AuthLimiter", "BolusKind", "DEVELOPMENT_KEYS",
-    "DecoderError", "DecoderStats", "DenialReason", "EventKind", "FaultKind", "Flag", "Frame", "FrameKind",
+    "DecoderError", "DecoderStats", "DenialReason", "EventKind", "FAULT_WIRE", "FaultAction",
+    "FaultKind", "FaultWire", "Flag", "Frame", "FrameKind",
     "HostSession", "KeyFileError", "MAX_FRAME", "MAX_PAYLOAD", "MessageSpec", "MessageType",
     "NAK_DESCRIPTIONS", "NO_SESSION_REQUESTS", "NakCode", "PROTOCOL_VERSION", "ProtocolError",
     "PumpSession", "REGISTRY", "ROLE_PERMISSIONS", "Role", "SYNC", "StreamDecoder", "TAG_BYTES",

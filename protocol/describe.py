@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from .enums import (Alarm, AlarmPriority, BolusKind, DenialReason, EventKind, FaultKind,
+from .enums import (Alarm, AlarmPriority, BolusKind, DenialReason, EventKind, FaultAction, FaultKind,
                     MessageType, Role, TherapyState, Weekday)
 from .errors import NakCode
 from .frame import Frame
@@ -13,7 +13,8 @@ from .frame import Frame
 ENUM_FIELDS: dict[str, type[enum.IntEnum]] = {
     "state": TherapyState, "bolus_kind": BolusKind, "role": Role, "weekday": Weekday,
     "alarm": Alarm, "priority": AlarmPriority, "denial_reason": DenialReason,
-    "fault": FaultKind, "code": NakCode, "request_type": MessageType, "kind": EventKind,
+    "fault": FaultKind, "action": FaultAction,
+    "code": NakCode, "request_type": MessageType, "kind": EventKind,
 }
 
 

@@ -4,6 +4,7 @@ The pump model uses the same names and values (see CONVENTIONS); the protocol on
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 
 
@@ -185,6 +186,50 @@ class FaultKind(enum.IntEnum):
     BATTERY_ERI = 3
     END_OF_SERVICE = 4
     CLEAR_MOTOR_STALL = 5
+    OVER_INFUSION = 6
+    UNDER_INFUSION = 7
+    OCCLUSION = 8
+    LEAK = 9
+    MRI_EXPOSURE = 10
+    REDUCED_BATTERY = 11
+
+
+class FaultAction(enum.IntEnum):
+    """What INJECT_FAULT does with its fault (emulator only)."""
+
+    RAISE = 0
+    CLEAR = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class FaultWire:
+    """How INJECT_FAULT carries one fault: the emulated model's fault name and the name,
+    unit, range and default of its one parameter (carried in ``value``; None: no parameter)."""
+
+    model_name: str
+    param: str | None = None
+    unit: str = ""
+    minimum: int = 0
+    maximum: int = 0
+    default: int = 0
+
+
+# FaultKind -> the model's fault (BATTERY_ERI / END_OF_SERVICE drain the battery to that level;
+# CLEAR_MOTOR_STALL is the older spelling of CLEAR MOTOR_STALL).
+FAULT_WIRE: dict[FaultKind, FaultWire] = {
+    FaultKind.MOTOR_STALL: FaultWire("motor_stall", "recover_after_ms", "ms", 0, 604_800_000, 0),
+    FaultKind.MEMORY_ERROR: FaultWire("memory_error"),
+    FaultKind.BATTERY_ERI: FaultWire("battery_eri"),
+    FaultKind.END_OF_SERVICE: FaultWire("end_of_service"),
+    FaultKind.CLEAR_MOTOR_STALL: FaultWire("motor_stall"),
+    FaultKind.OVER_INFUSION: FaultWire("over_infusion", "permille", "0.1 %", 1, 1000, 145),
+    FaultKind.UNDER_INFUSION: FaultWire("under_infusion", "permille", "0.1 %", 1, 1000, 145),
+    FaultKind.OCCLUSION: FaultWire("occlusion", "blocked_percent", "%", 1, 100, 100),
+    FaultKind.LEAK: FaultWire("leak", "lost_percent", "%", 1, 100, 100),
+    FaultKind.MRI_EXPOSURE: FaultWire("mri_exposure", "duration_ms", "ms", 1, 86_400_000,
+                                      1_800_000),
+    FaultKind.REDUCED_BATTERY: FaultWire("reduced_battery"),
+}
 
 
 class EventKind(enum.IntEnum):

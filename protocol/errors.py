@@ -54,6 +54,9 @@ class NakCode(enum.IntEnum):
     WITHDRAW_REQUIRED = 0x3B
     ALREADY_WITHDRAWN = 0x3C
     INTERNAL_ERROR = 0x3F
+    UNKNOWN_FAULT = 0x48
+    FAULT_PARAM_OUT_OF_RANGE = 0x49
+    FAULT_NOT_ACTIVE = 0x4A
     # Aliases (same wire value) so that every model rejection name is a NakCode name.
     INVALID_ARGUMENT = 0x2E
     ALARM_NOT_ACTIVE = 0x30
@@ -104,6 +107,9 @@ NAK_DESCRIPTIONS: dict[NakCode, str] = {
     NakCode.WITHDRAW_REQUIRED: "report the withdrawn volume (REFILL_WITHDRAWN) first",
     NakCode.ALREADY_WITHDRAWN: "the withdrawn volume was already reported",
     NakCode.INTERNAL_ERROR: "internal error; nothing changed",
+    NakCode.UNKNOWN_FAULT: "INJECT_FAULT: the emulated model has no such fault",
+    NakCode.FAULT_PARAM_OUT_OF_RANGE: "INJECT_FAULT: the fault's parameter is outside its range",
+    NakCode.FAULT_NOT_ACTIVE: "INJECT_FAULT: the fault to clear is not active",
 }
 
 

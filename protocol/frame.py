@@ -43,6 +43,7 @@ from construct import (
     this,
 )
 
+from .crc_window import WindowCrc
 from .enums import Flag, FrameKind, MessageType
 from .errors import ProtocolError, NakCode
 from .messages import decode_payload, encode_payload
@@ -191,12 +192,16 @@ def decode(buffer: bytes | bytearray | memoryview, final: bool = False,
     is skipped; a candidate with a bad version/flags, an oversize length (refused from the
     header alone) or a bad CRC is skipped by one byte and the hunt goes on, so a valid frame
     hidden inside garbage is still found. With `final=True` (end of stream / idle timeout)
-    an incomplete candidate is given up instead of waited for. Never raises.
+    an incomplete candidate is given up instead of waited for. Never raises. The CRC of every
+    candidate after the first is found in constant time (:class:`~protocol.crc_window.WindowCrc`),
+    so a stream of crafted false headers costs a bounded amount of work per byte.
     """
     buf = buffer if type(buffer) is bytes else bytes(buffer)
     n = len(buf)
     i = 0
     skipped = 0
+    candidates = 0
+    window: WindowCrc | None = None
     try:
         while True:
             j = buf.find(SYNC, i)
@@ -233,7 +238,11 @@ def decode(buffer: bytes | bytearray | memoryview, final: bool = False,
                     skipped += 1
                     continue
                 return i, None
-            if _crc_hqx(buf[i:end - 2], 0xFFFF) != int.from_bytes(buf[end - 2:end], "big"):
+            if window is None and candidates:  # resynchronising: O(1) CRC per candidate
+                window = WindowCrc(buf)
+            candidates += 1
+            crc = _crc_hqx(buf[i:end - 2], 0xFFFF) if window is None else window.crc(i, end - 2)
+            if crc != (buf[end - 2] << 8 | buf[end - 1]):
                 if stats is not None:
                     stats.bad_crc += 1
                 i += 1

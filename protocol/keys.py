@@ -8,6 +8,9 @@ Key file (JSON, UTF-8)::
 
 Each key is 16..64 bytes written as hex; 32 random bytes are recommended. A role missing from
 "keys" cannot open sessions.
+
+Like ssh with a private key, a key file that other users may read or write (any group or other
+permission bit, on POSIX systems) is refused, naming the file and the fix (``chmod 600``).
 """
 from __future__ import annotations
 
@@ -62,8 +65,46 @@ def parse_keys(doc: Mapping[str, object]) -> dict[Role, bytes]:
     return keys
 
 
+def check_private(path: str | os.PathLike[str]) -> None:
+    """Raise KeyFileError if the file at ``path`` is accessible to its group or others (POSIX;
+    no check where permissions are not POSIX modes). A missing file is left to the reader."""
+    if os.name != "posix":
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        raise KeyFileError(f"{path}: permissions {mode & 0o777:04o} are too open: other users "
+                           f"could read the key; run chmod 600 {path}")
+
+
+def load_key_file(path: str | os.PathLike[str]) -> bytes:
+    """One key, written as hex (16..64 bytes; surrounding white space ignored), from a private
+    file; raises KeyFileError."""
+    check_private(path)
+    try:
+        with open(path, encoding="ascii") as fh:
+            text = fh.read(4 * MAX_KEY_BYTES + 2).strip()
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"{path}: {exc}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise KeyFileError(f"{path}: not a hex key") from None
+    if not MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES:
+        raise KeyFileError(f"{path}: {len(key)} bytes, need {MIN_KEY_BYTES}..{MAX_KEY_BYTES}")
+    return key
+
+
 def load_keys(path: str | os.PathLike[str]) -> dict[Role, bytes]:
-    """Read a key file (see module doc) and return {Role: key bytes}; raises KeyFileError."""
+    """Read a key file (see module doc) and return {Role: key bytes}; raises KeyFileError,
+    also for a file other users may read (see :func:`check_private`)."""
+    try:
+        check_private(path)
+    except KeyFileError as exc:
+        log.error("%s", exc)
+        raise
     try:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)

@@ -252,6 +252,8 @@ SetTelemetry = Struct(
 )
 InjectFault = Struct(
     "fault" / Int8ub * "FaultKind (emulator only)",
+    "action" / Int8ub * "FaultAction: RAISE=0, CLEAR=1",
+    "value" / Int32ub * "the fault's parameter (see FaultKind); 0 for a fault without one",
 )
 AlarmEvent = Struct(
     "alarm" / Int8ub * "Alarm id",
@@ -323,7 +325,7 @@ REGISTRY: dict[MT, MessageSpec] = {s.msg_type: s for s in [
     _spec(MT.GET_CLOCK, GetClock, "request", "read the pump clock", (MT.CLOCK,)),
     _spec(MT.SET_CLOCK, SetClock, "request", "set the pump clock", _ACK),
     _spec(MT.SET_TELEMETRY, SetTelemetry, "request", "enable/disable periodic STATUS_PUSH", _ACK),
-    _spec(MT.INJECT_FAULT, InjectFault, "request", "EMULATOR ONLY: inject a fault", _ACK),
+    _spec(MT.INJECT_FAULT, InjectFault, "request", "EMULATOR ONLY: raise or clear a fault", _ACK),
     _spec(MT.IDENTITY, Identity, "response", "answer to IDENTIFY"),
     _spec(MT.SESSION_CHALLENGE, SessionChallenge, "response", "answer to SESSION_OPEN"),
     _spec(MT.SESSION_ACCEPTED, SessionAccepted, "response", "answer to a valid SESSION_PROOF"),

@@ -36,6 +36,8 @@ _FIELD_NAMES: dict[MT, dict[str, str]] = {
                     "schedule": "patient_bolus_dose_ug"},
     MT.SET_DRUG: {"schedule": "concentration_ug_per_ml",
                   "patient_bolus": "concentration_ug_per_ml"},
+    MT.INJECT_FAULT: {name: "value" for name in ("permille", "blocked_percent", "lost_percent",
+                                                  "recover_after_ms", "duration_ms")},
     MT.REFILL_COMPLETE: {"schedule": "concentration_ug_per_ml",
                          "patient_bolus": "concentration_ug_per_ml"},
     MT.SET_SCHEDULE: {"patient_bolus": "steps"},

@@ -48,6 +48,7 @@ from protocol import MessageType as MT
 
 from .codes import clip_text, nak_code, nak_detail, wire_field
 from .handlers import Dispatcher, Refusal
+from .refusal_log import RefusalLog
 
 log = logging.getLogger(__name__)
 frame_log = logging.getLogger("firmware_sim.device.frames")
@@ -146,6 +147,7 @@ class Device:
         self._mono = monotonic
         self.lock = threading.RLock()
         self.decoder = StreamDecoder()
+        self.refusals = RefusalLog(log, monotonic=monotonic)
         self.stats = DeviceStats(decoder=self.decoder.stats)
         self.dispatcher = Dispatcher(pump, serial_number)
         self.session: PumpSession | None = None
@@ -280,6 +282,7 @@ class Device:
         """Advance the model if due, push pending events and telemetry; return the seconds
         until the device next needs to run (the caller may wait that long for bytes)."""
         with self.lock:
+            self.refusals.flush()
             now = self._mono()
             if now >= self._next_tick:
                 self._tick()
@@ -401,7 +404,7 @@ class Device:
     def _nak_fields(self, frame: Frame, code: NakCode, detail: str,
                     retry_after_ms: int = 0) -> dict[str, Any]:
         self.stats.naks[code] += 1
-        log.warning("refused %s seq=%d: %s %s", frame.name, frame.seq, code.name, detail)
+        self.refusals.record(code.name, f"refused {frame.name} seq={frame.seq}: {code.name} {detail}")
         return {"code": int(code), "request_type": frame.msg_type & 0xFF,
                 "retry_after_ms": max(0, min(retry_after_ms, 0xFFFFFFFF)),
                 "detail": clip_text(detail)}
@@ -424,7 +427,8 @@ class Device:
             frame_log.info("rx %s", describe(frame))
         if frame.kind is not FrameKind.REQUEST:
             self.stats.ignored += 1
-            log.info("ignored %s frame %s seq=%d", frame.kind.name, frame.name, frame.seq)
+            self.refusals.record(f"ignored {frame.kind.name}", f"ignored {frame.kind.name} frame "
+                                 f"{frame.name} seq={frame.seq}", logging.INFO)
             return
         self.stats.requests += 1
         if frame.msg_type in (MT.SESSION_OPEN, MT.SESSION_PROOF) or (
@@ -473,7 +477,8 @@ class Device:
         self._pending_open = frame.raw
         self._pending_challenge = encode_frame(MT.SESSION_CHALLENGE, pending.challenge_fields(),
                                                frame.seq, FrameKind.RESPONSE)
-        log.info("session 0x%08X: challenge sent to %s", pending.session_id, pending.role.name)
+        self.refusals.record("unproven SESSION_OPEN", f"session 0x{pending.session_id:08X}: "
+                             f"challenge sent to {pending.role.name}", logging.INFO)
         self.stats.executed += 1
         self._respond(frame, self._pending_challenge)
 

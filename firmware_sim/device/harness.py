@@ -8,11 +8,20 @@
 
 The device serves in a daemon thread. Code that touches ``vp.pump`` directly while the device
 runs holds ``vp.device.lock`` (``vp.advance`` does).
+
+Several hosts: ``vp.url`` takes hosts in turn (the pump end is reopened when a host leaves) and at
+once, as a pump with a clinician programmer and a patient controller in range. A host that
+connects while another is connected (or while the pump end is being reopened) gets a link of its
+own, served by a further :class:`Device` on the same model: each host has its own session,
+sequence numbers and telemetry, every host receives the alarm events, and all devices share one
+lock (``vp.device.lock``) and one authentication back-off. ``hosts=1`` turns this off (a second
+host is refused, as on a point-to-point line).
 """
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 from types import TracebackType
 from typing import Any, Mapping
@@ -24,7 +33,10 @@ from firmware_sim.pump import Pump
 from firmware_sim.storage import Storage
 from protocol import DEVELOPMENT_KEYS, Role
 
-from .device import Device
+from hal.faults import FaultInjector, parse_fault_spec
+from hal.virtual import VirtualLink, accept_extra_hosts, refuse_extra_hosts
+
+from .device import Device, GrowingBackoff
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +48,7 @@ class VirtualPump:
                  keys: Mapping[Role, bytes] | None = None, name: str | None = None,
                  state_path: str | os.PathLike[str] = ":memory:", faults: Any = None,
                  serial_number: str = "IP-000001", log_frames: bool = False,
-                 **device_options: Any) -> None:
+                 hosts: int = 8, baud: int | None = None, **device_options: Any) -> None:
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
         self.clock: Clock = clock if clock is not None else ManualClock(0)
         self.keys: dict[Role, bytes] = dict(keys if keys is not None else DEVELOPMENT_KEYS)
@@ -47,10 +59,18 @@ class VirtualPump:
         self.serial_number = serial_number
         self.log_frames = log_frames
         self.device_options = device_options
+        self.max_hosts = hosts
+        self.baud = baud
+        self.lock = threading.RLock()
+        self._limiter = self._new_limiter()
+        self._extra: dict[VirtualLink, tuple[Device, threading.Event, threading.Thread]] = {}
+        self._extra_lock = threading.Lock()
         self.link: hal.Link = self._open_link()
         self.storage = Storage(self.storage_path)
         self.device = self._make_device(Pump(self.profile, self.storage, self.clock))
         self.device.start()
+        if hosts > 1:
+            accept_extra_hosts(self.name, self._serve_extra_host)
 
     @property
     def pump(self) -> Pump:
@@ -58,15 +78,76 @@ class VirtualPump:
         return self.device.pump
 
     def _open_link(self) -> hal.Link:
-        return hal.open(self.url, end="pump", faults=self.faults)
+        options = {} if self.baud is None else {"baud": self.baud}
+        return hal.open(self.url, end="pump", faults=self.faults, **options)
 
     def _reopen(self) -> hal.Link:
         self.link = self._open_link()
         return self.link
 
+    def _new_limiter(self) -> Any:
+        if "auth_limiter" in self.device_options:
+            return self.device_options["auth_limiter"]
+        return GrowingBackoff()  # one back-off per pump, whatever host a proof comes from
+
+    def _device_on(self, pump: Pump, link: hal.Link, reopen: Any) -> Device:
+        options = {k: v for k, v in self.device_options.items() if k != "auth_limiter"}
+        device = Device(pump, link, self.keys, serial_number=self.serial_number,
+                        log_frames=self.log_frames, reopen=reopen, auth_limiter=self._limiter,
+                        **options)
+        device.lock = self.lock  # one model: every host's device takes the same lock
+        return device
+
     def _make_device(self, pump: Pump) -> Device:
-        return Device(pump, self.link, self.keys, serial_number=self.serial_number,
-                      log_frames=self.log_frames, reopen=self._reopen, **self.device_options)
+        return self._device_on(pump, self.link, self._reopen)
+
+    @property
+    def hosts(self) -> int:
+        """Hosts connected right now through extra links (the pump end's own host not counted)."""
+        with self._extra_lock:
+            return len(self._extra)
+
+    def _serve_extra_host(self, link: VirtualLink) -> None:
+        """Serve a host that connected while another was connected (see the module docs)."""
+        with self._extra_lock:
+            if len(self._extra) + 1 >= self.max_hosts:
+                log.warning("%s: refusing host %s: %d hosts connected", self.name, link.name,
+                            self.max_hosts)
+                link.close()
+                return
+            served: hal.Link = link
+            if self.faults is not None:
+                plan = parse_fault_spec(self.faults) if isinstance(self.faults, str) else self.faults
+                served = FaultInjector(link, plan)
+            device = self._device_on(self.pump, served, None)
+            stop = threading.Event()
+            thread = threading.Thread(target=self._run_extra, args=(link, device, stop),
+                                      name=f"pump-device {link.name}", daemon=True)
+            self._extra[link] = (device, stop, thread)
+        thread.start()
+
+    def _run_extra(self, link: VirtualLink, device: Device, stop: threading.Event) -> None:
+        try:
+            device.serve_forever(stop)
+        finally:
+            device.close()
+            link.close()
+            with self._extra_lock:
+                if self._extra.get(link, (None,))[0] is device:
+                    del self._extra[link]
+            log.info("%s: extra host on %s left", self.name, link.name)
+
+    def _stop_extras(self, *, commit: bool) -> None:
+        with self._extra_lock:
+            extras = list(self._extra.items())
+            self._extra.clear()
+        for link, (device, stop, _) in extras:
+            device._final_commit = commit
+            stop.set()
+            link.close()
+        for _, (_, _, thread) in extras:
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
 
     def advance(self, delta_ms: int) -> None:
         """Move a ManualClock forward by ``delta_ms`` and run the pump to it now (events pushed)."""
@@ -80,8 +161,10 @@ class VirtualPump:
         """Power loss: the device and pump vanish without a final commit and are rebuilt from
         the state file (an in-memory store survives as the same object). Sessions are lost;
         the link stays plugged in."""
+        self._stop_extras(commit=False)  # their hosts see the link close, as after a reset
         self.device.stop(commit=False)
         self.device.close()
+        self._limiter = self._new_limiter()
         if self.storage_path != ":memory:":
             self.storage.close()
             self.storage = Storage(self.storage_path)
@@ -91,6 +174,8 @@ class VirtualPump:
 
     def close(self) -> None:
         """Stop the device (state committed), close the link and the store."""
+        refuse_extra_hosts(self.name)
+        self._stop_extras(commit=True)
         self.device.stop(close_link=True)
         self.device.close()
         self.link.close()
@@ -112,8 +197,9 @@ def start_virtual_pump(*, profile: str | Profile = "ip20", clock: Clock | None =
 
     ``clock`` defaults to ``ManualClock(0)``; ``keys`` to the development keys; ``faults`` (a
     spec string like ``"drop=0.01,seed=7"`` or a hal FaultPlan) applies to what the pump sends.
-    Further options (``serial_number``, ``log_frames``, ``auth_limiter``, ``max_idle_s``) go
-    to :class:`Device`.
+    ``hosts`` bounds the hosts connected at once (1: one at a time); ``baud`` paces the link
+    like a serial line of that speed (10 bits per byte, both ways). Further options
+    (``serial_number``, ``log_frames``, ``auth_limiter``, ``max_idle_s``) go to :class:`Device`.
     """
     return VirtualPump(profile=profile, clock=clock, keys=keys, name=name, state_path=state_path,
                        faults=faults, **options)

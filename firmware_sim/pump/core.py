@@ -38,7 +38,7 @@ NULLABLE = frozenset({"refill_due_ms", "concentration_ug_per_ml", "filled_at_ms"
 PERSIST_ADDED: dict[str, tuple[Any, tuple[type, ...]]] = {
     "filled_at_ms": (None, (int, type(None))),
     "safe_mode": (None, (str, type(None))),
-    "eri_reserve_x": (None, (int, type(None))),
+    "eri_daily_volume_nl": (None, (int, type(None))),
     "dose_window": (None, (list, type(None))),
     "keep_open": (False, (bool,)),
 }
@@ -98,7 +98,7 @@ class PumpCore:
     battery_start_ms: int
     filled_at_ms: int | None
     safe_mode: str | None
-    eri_reserve_x: int | None
+    eri_daily_volume_nl: int | None  # the daily volume the ERI reserve was computed for
     dose_window: list[int] | None
     keep_open: bool
     _pending: list[tuple[int, str, dict[str, Any]]]

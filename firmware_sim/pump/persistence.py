@@ -119,6 +119,7 @@ class PersistenceMixin(PumpCore):
     def _check_restored(self) -> None:
         """Raise ValueError unless the restored state is one the model can reach."""
         p = self.profile
+        _check_clock_and_integers(self._dynamic_dict())
         if not 0 <= self.reservoir_nl <= p.reservoir_capacity_nl:
             raise ValueError("reservoir out of range")
         if min(self.filled_nl, self.delivered_nl, self.withdrawn_nl, self.dose_pg,
@@ -184,3 +185,28 @@ class PersistenceMixin(PumpCore):
         st = Storage(":memory:")
         st.commit(snap)
         return cls(Profile.from_dict(snap["profile"]), st, clock)
+
+
+MAX_CLOCK_MS = 253_402_300_799_999
+"""Latest time the pump can hold, run or wall clock: the end of the year 9999 in ms (the wire
+refuses later wall times too). A stored clock beyond it is a corrupt memory, not a pump to run."""
+MAX_STORED_INT = (1 << 63) - 1
+"""Largest magnitude of any stored integer: what the wire's 64-bit fields can carry."""
+
+
+def _check_clock_and_integers(d: dict[str, Any]) -> None:
+    """Raise ValueError for a run clock or wall clock outside 0..MAX_CLOCK_MS, or any integer in
+    the persisted state (at any depth) beyond 64 bits (``d`` as from ``_dynamic_dict``)."""
+    t, offset = d["t_ms"], d["wall_offset_ms"]
+    if not (_is_int(t) and _is_int(offset) and 0 <= t <= MAX_CLOCK_MS
+            and 0 <= t + offset <= MAX_CLOCK_MS):
+        raise ValueError(f"clock out of range (run {t!r} ms, wall offset {offset!r} ms)")
+    stack: list[Any] = [d]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif _is_int(v) and abs(v) > MAX_STORED_INT:
+            raise ValueError(f"stored integer {v} beyond 64 bits")

@@ -47,10 +47,7 @@ class PowerMixin(PumpCore):
         """The charge used (exact units) at which ERI is raised: the capacity less what the
         therapy in force uses in the ERI period, so end of service follows exactly that long
         after ERI at an unchanged rate."""
-        reserve = self.eri_reserve_x
-        if reserve is None:
-            reserve = self._eri_reserve_for(0)
-        return self._battery_consts()[2] - reserve
+        return self._battery_consts()[2] - self._eri_reserve_for(self.eri_daily_volume_nl or 0)
 
     def _update_eri_reserve(self) -> None:
         """Recompute the ERI reserve for the rate in force (until ERI is raised); log a change
@@ -59,14 +56,12 @@ class PowerMixin(PumpCore):
         if Alarm.BATTERY_ERI in self.alarms:
             return
         volume = self.daily_volume_in_force_nl()
-        reserve = self._eri_reserve_for(volume)
-        if reserve == (self.eri_reserve_x if self.eri_reserve_x is not None
-                       else self._eri_reserve_for(0)):
-            self.eri_reserve_x = reserve
+        if volume == (self.eri_daily_volume_nl or 0):
+            self.eri_daily_volume_nl = volume
             return
-        self.eri_reserve_x = reserve
+        self.eri_daily_volume_nl = volume
         self._event("BATTERY_FORECAST", daily_volume_nl=volume,
-                    eri_reserve_uah=reserve // (DAY_MS * NL_PER_ML),
+                    eri_reserve_uah=self._eri_reserve_for(volume) // (DAY_MS * NL_PER_ML),
                     eri_days=self.profile.battery_eri_days)
 
     def _charge_used(self, t: int, delivered_nl: int) -> int:

@@ -19,12 +19,14 @@ import click
 
 from host_tools.errors import (AuthenticationFailed, ConnectionFailed, ProtocolViolation,
                                PumpError, Refused, ResponseTimeout)
-from host_tools.pumpctl import logs, refill, therapy, tools
+from host_tools.pumpctl import bench, logs, refill, therapy, tools
 from host_tools.pumpctl.common import (EXIT_AUTH, EXIT_CONNECTION, EXIT_FILE, EXIT_OTHER,
-                                       EXIT_REFUSED, EXIT_USAGE, Connection, err_console)
+                                       EXIT_REFUSED, EXIT_USAGE, Connection, err_console, warn)
+from host_tools.pumpctl.lineopts import connection_line, line_options
+from protocol.frame import PROTOCOL_VERSION
 from host_tools.schedule_file import ScheduleFileError
 from protocol.enums import Role
-from protocol.keys import KeyFileError
+from protocol.keys import KeyFileError, load_key_file
 
 log = logging.getLogger("pumpctl")
 
@@ -33,25 +35,59 @@ log = logging.getLogger("pumpctl")
 @click.option("--url", envvar="PUMPCTL_URL", help="Pump link: /dev/pts/N, virtual://NAME, tcp://HOST:PORT, ...")
 @click.option("--role", type=click.Choice(["clinician", "patient"], case_sensitive=False), default=None,
               help="Session role (default: clinician; patient for ptm).")
-@click.option("--key", "key_hex", metavar="HEX", help="Role key as hex (default: the development key).")
+@click.option("--key", "key_hex", metavar="HEX", envvar="PUMPCTL_KEY",
+              help="Role key as hex (default: the development key). Other users can see a command "
+                   "line: prefer the PUMPCTL_KEY environment variable or --key-file.")
+@click.option("--key-file", "key_file", type=click.Path(dir_okay=False),
+              help="File holding the role key as hex (readable by its owner only, like ssh keys).")
 @click.option("--keys", "keys_file", type=click.Path(dir_okay=False), help="Key file (intrapump-keys/1 JSON).")
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=0.5, show_default=True,
-              help="Seconds to wait for each answer before retransmitting.")
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=None,
+              help="Seconds to wait for each answer before retransmitting "
+                   "(default: from the line speed, 0.5 s + the largest exchange's time on the line).")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retransmissions of an unanswered request.")
+@click.option("--capture", "capture_path", type=click.Path(dir_okay=False), default=None,
+              help="Record the link to a pcapng file, one packet per frame (Wireshark: pumpctl wireshark).")
+@line_options
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for frames).")
+@click.version_option(package_name="intrapump", prog_name="pumpctl",
+                      message="%(prog)s (intrapump) %(version)s, protocol version " + str(PROTOCOL_VERSION))
 @click.pass_context
 def cli(ctx: click.Context, url: str | None, role: str | None, key_hex: str | None,
-        keys_file: str | None, timeout: float, retries: int, verbose: int) -> None:
+        key_file: str | None, keys_file: str | None, timeout: float | None, retries: int,
+        capture_path: str | None, verbose: int, **line: object) -> None:
     """Program and read an intrapump pump (virtual or real)."""
-    if key_hex is not None and keys_file is not None:
-        raise click.UsageError("give --key or --keys, not both")
+    key_hex = _key_hex(ctx, key_hex, key_file, keys_file)
     level = logging.ERROR if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = Connection(url, Role[role.upper()] if role else None, key_hex, keys_file, timeout, retries)
+    url, settings = connection_line(url, line)
+    conn = Connection(url, Role[role.upper()] if role else None, key_hex, keys_file, timeout, retries,
+                      settings, capture_path)
+    if url:
+        log.info("link %s: %s; response timeout %.3g s%s", url, settings.describe(url),
+                 conn.response_timeout_s(), "" if timeout is None else " (--timeout)")
+    ctx.obj = conn
 
 
-for _command in [*therapy.COMMANDS, refill.refill, logs.log_cmd, logs.plot, *tools.COMMANDS]:
+def _key_hex(ctx: click.Context, key_hex: str | None, key_file: str | None,
+              keys_file: str | None) -> str | None:
+    """The role key as hex from --key, PUMPCTL_KEY or --key-file (an explicit --key-file or
+    --keys wins over the environment variable); warns when the key is on the command line."""
+    from_env = ctx.get_parameter_source("key_hex") is click.core.ParameterSource.ENVIRONMENT
+    if from_env and (key_file is not None or keys_file is not None):
+        key_hex = None
+    if sum(x is not None for x in (key_hex, key_file, keys_file)) > 1:
+        raise click.UsageError("give only one of --key, --key-file and --keys")
+    if key_hex is not None and not from_env:
+        warn("--key puts the key on the command line, where other users can see it (ps); "
+             "use PUMPCTL_KEY or --key-file instead")
+    if key_file is not None:
+        return load_key_file(key_file).hex()
+    return key_hex
+
+
+for _command in [*therapy.COMMANDS, refill.refill, logs.log_cmd, logs.plot, *tools.COMMANDS,
+                 *bench.COMMANDS]:
     cli.add_command(_command)
 
 

@@ -9,7 +9,9 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
+from host_tools.capture_frames import FrameSegmenter
 from host_tools.client import PumpClient
+from host_tools.line import LineSettings, LineSettingsError, response_timeout_s
 from host_tools.units import QuantityError
 from protocol.enums import Role
 from protocol.keys import KeyFileError, load_keys
@@ -46,8 +48,28 @@ class Connection:
     role: Role | None
     key_hex: str | None
     keys_file: str | None
-    timeout_s: float
+    timeout_s: float | None
     retries: int
+    line: LineSettings = LineSettings()
+    capture_path: str | None = None
+
+    def response_timeout_s(self) -> float:
+        """--timeout when given, else the timeout the line speed and frame sizes imply
+        (see host_tools.line)."""
+        if self.timeout_s is not None:
+            return self.timeout_s
+        baud = self.line.effective_baud(self.url or "")
+        return response_timeout_s(baud, self.line.bits_per_byte)
+
+    def link_options(self) -> dict[str, Any]:
+        """The line settings as options for hal.open (usage error if the link takes none)."""
+        try:
+            options = self.line.link_options(self.url or "")
+        except LineSettingsError as exc:
+            raise click.UsageError(str(exc)) from None
+        if self.capture_path is not None:
+            options.update(capture=self.capture_path, capture_segmenter=FrameSegmenter)
+        return options
 
     def role_for(self, default: Role) -> Role:
         """The --role given, else the command's default role."""
@@ -78,8 +100,8 @@ class Connection:
         if not self.url:
             raise click.UsageError("--url is required (or set PUMPCTL_URL)")
         role = self.role_for(default_role)
-        return PumpClient(self.url, role, self.key_for(role), timeout_s=self.timeout_s,
-                          retries=self.retries)
+        return PumpClient(self.url, role, self.key_for(role), timeout_s=self.response_timeout_s(),
+                          retries=self.retries, **self.link_options())
 
 
 pass_conn = click.make_pass_decorator(Connection)
@@ -100,21 +122,36 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def quantity(parser: Callable[[str], int]) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A click callback converting an option's text with a units parser (usage error if bad)."""
+WIRE_MAX = 0xFFFF_FFFF
+"""Largest value of the protocol's u32 quantity fields."""
+
+
+def quantity(parser: Callable[[str], int],
+             maximum: int = WIRE_MAX) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback converting an option's text with a units parser; a value that does not
+    parse, or is above ``maximum`` (default: what the protocol can carry), is a usage error."""
     def convert(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value is None:
             return None
         try:
-            return parser(value)
+            result = parser(value)
         except QuantityError as exc:
             raise click.BadParameter(str(exc)) from None
+        if result > maximum:
+            raise click.BadParameter(f"{value!r} is too large (at most {maximum} in the pump's unit)")
+        return result
     return convert
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """The --json flag every command that shows data has."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
+
+
+def emit_json_line(obj: Any) -> None:
+    """One JSON object on one line of stdout, flushed at once (for ``| jq`` while it runs)."""
+    sys.stdout.write(json.dumps(obj, default=_json_default, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
 
 
 def warn(text: str) -> None:

@@ -11,8 +11,9 @@ from host_tools.client import PumpClient
 from host_tools.preview import preview_plan, preview_table
 from host_tools.pumpctl.clock_time import local_wall_ms
 from host_tools.records import Limits
-from host_tools.schedule_file import (EVERY_DAY, WEEKDAYS, ScheduleFileError, load_schedule_file,
-                                      weekday_name)
+from host_tools.pumpctl.plans import PartialProgramming, PlanProblem, check_plans, program_plans
+from host_tools.schedule_file import (EVERY_DAY, WEEKDAYS, ScheduleFileError, check_schedule_file,
+                                      load_schedule_file, weekday_name)
 from host_tools.units import (mg, ml, parse_concentration, parse_dose_ug, parse_duration_ms,
                               parse_volume_nl, wall_text)
 from host_tools.pumpctl.common import (Connection, FileProblem, NotReady, console, json_option, pass_conn,
@@ -145,7 +146,14 @@ def schedule_show(conn: Connection, weekday: str | None, show_all: bool, as_json
 @json_option
 @pass_conn
 def schedule_set(conn: Connection, file: Path, weekday: str | None, yes: bool, as_json: bool) -> None:
-    """Program the schedule in FILE (YAML or CSV), after a 24 h preview of each plan."""
+    """Program the schedule in FILE (YAML or CSV), after a 24 h preview of each plan.
+
+    The whole file is checked before the pump is contacted, and every plan against the pump's
+    profile before the first is sent; a plan refused midway puts the others back."""
+    try:
+        check_schedule_file(file)  # syntax, structure and values: before any session
+    except ScheduleFileError as exc:
+        raise FileProblem(str(exc)) from None
     with conn.client() as client:
         d = client.drug()
         if not d.name or not d.concentration_ug_per_ml:
@@ -167,15 +175,18 @@ def schedule_set(conn: Connection, file: Path, weekday: str | None, yes: bool, a
         if not as_json:
             for pv in previews:
                 console.print(preview_table(pv, d.name))
-                if pv.over_hard_limit:
-                    warn(f"{weekday_name(pv.weekday)}: the day's dose exceeds the hard limit; "
-                         "the pump will refuse it")
-                elif pv.over_soft_limit:
+                if pv.over_soft_limit and not pv.over_hard_limit:
                     warn(f"{weekday_name(pv.weekday)}: the day's dose exceeds the soft limit")
+        try:
+            check_plans(plans, previews, pump_profile(client))
+        except PlanProblem as exc:
+            raise NotReady(str(exc)) from None
         if not yes and not click.confirm("Program this schedule?", default=False, err=True):
             raise click.ClickException("not programmed (not confirmed)")
-        for plan in plans:
-            client.set_schedule(plan.steps, plan.weekday)
+        try:
+            program_plans(client, plans)
+        except PartialProgramming as exc:
+            raise NotReady(str(exc)) from None
     if as_json:
         print_json({"programmed": [
             {"weekday": "EVERY_DAY" if pv.weekday == EVERY_DAY else WEEKDAYS[pv.weekday].upper(),
@@ -369,11 +380,20 @@ def clock_set(conn: Connection, when: str, tz: str | None) -> None:
     not converted to UTC), 'now' (this computer's local time), '-2h' or ms since 1970-01-01.
     The pump never changes daylight saving time by itself: set it again when the clocks change
     (see PROTOCOL.md, SET_CLOCK)."""
-    with conn.client() as client:
+    def target_for(pump_wall_ms: int) -> int:
         try:
-            target = local_wall_ms(when, tz, client.clock().wall_ms)
-        except ValueError as exc:
+            target = local_wall_ms(when, tz, pump_wall_ms)
+        except (ValueError, OverflowError) as exc:
             raise click.BadParameter(str(exc), param_hint="WHEN") from None
+        if not 0 <= target < 1 << 63:
+            raise click.BadParameter(f"{when!r} is outside the pump clock's range",
+                                     param_hint="WHEN")
+        return target
+
+    # checked before any session; a time of day or '-2h' is then placed on the pump's own date
+    target = target_for(86_400_000)
+    with conn.client() as client:
+        target = target_for(client.clock().wall_ms)
         client.set_clock(target)
     console.print(f"pump clock set to {wall_text(target)} (pump local time)")
 

@@ -13,8 +13,8 @@ from hal.capture import CaptureFormatError
 from hal.errors import LinkOpenError
 from host_tools import sniff as sniffer
 from host_tools.errors import ConnectionFailed
-from host_tools.pumpctl.common import (Connection, FileProblem, console, json_option, pass_conn,
-                                       print_json)
+from host_tools.pumpctl.common import (Connection, FileProblem, console, emit_json_line,
+                                       json_option, pass_conn, print_json)
 from host_tools.pumpctl.views import monitor_view, name_of
 from host_tools.records import AlarmEvent, Status, StatusPush
 from host_tools.units import ml, ml_per_day, parse_duration_ms, wall_text
@@ -38,18 +38,22 @@ def _event_line(event: AlarmEvent | StatusPush, offset_ms: int) -> str:
 @json_option
 @pass_conn
 def monitor(conn: Connection, duration: float | None, interval: str, refresh: float, as_json: bool) -> None:
-    """Live view of state, rate, reservoir and alarms, updated as telemetry arrives."""
+    """Live view of state, rate, reservoir and alarms, updated as telemetry arrives.
+
+    With --json: JSON lines, flushed as they come (first the status, then one object per event
+    or status poll, each with "event": Status, StatusPush or AlarmEvent), e.g. for ``| jq``."""
     try:
         interval_ms = parse_duration_ms(interval)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--interval") from None
     deadline = None if duration is None else time.monotonic() + duration
     lines: list[str] = []
-    records: list[dict] = []
     with conn.client() as client:
         client.set_telemetry(interval_ms)
         status: Status = client.status()
         pushes = 0
+        if as_json:
+            emit_json_line({"event": "Status", **status.to_json()})
 
         def render():
             return monitor_view(status, lines, f"{pushes} pushes")
@@ -67,6 +71,8 @@ def monitor(conn: Connection, duration: float | None, interval: str, refresh: fl
                     if time.monotonic() - last_poll >= refresh:
                         status = client.status()
                         last_poll = time.monotonic()
+                        if as_json:
+                            emit_json_line({"event": "Status", **status.to_json()})
                 else:
                     if isinstance(event, StatusPush):
                         changed = (event.status.state, event.status.bolus_kind) != \
@@ -78,7 +84,8 @@ def monitor(conn: Connection, duration: float | None, interval: str, refresh: fl
                             lines.append(_event_line(event, status.wall_offset_ms))
                     else:
                         lines.append(_event_line(event, status.wall_offset_ms))
-                    records.append({"event": type(event).__name__, **event.to_json()})
+                    if as_json:
+                        emit_json_line({"event": type(event).__name__, **event.to_json()})
                 if live is not None:
                     live.update(render(), refresh=True)
         except KeyboardInterrupt:
@@ -90,8 +97,6 @@ def monitor(conn: Connection, duration: float | None, interval: str, refresh: fl
                 client.set_telemetry(0)
             except Exception:  # noqa: BLE001 - best effort on the way out
                 pass
-    if as_json:
-        print_json({"status": status.to_json(), "events": records})
 
 
 @click.command()
@@ -105,8 +110,7 @@ def monitor(conn: Connection, duration: float | None, interval: str, refresh: fl
 def sniff(source: str, relay_to: str | None, duration: float | None, count: int | None,
           no_hex: bool, as_json: bool) -> None:
     """Decode frames in a capture file (pcapng) or on a link URL: time, direction, type,
-    fields, hex."""
-    frames: list[dict] = []
+    fields, hex. With --json: one JSON object per frame and line, flushed as it is decoded."""
     seen = 0
     stop = threading.Event()
 
@@ -114,7 +118,7 @@ def sniff(source: str, relay_to: str | None, duration: float | None, count: int 
         nonlocal seen
         seen += 1
         if as_json:
-            frames.append(item.to_json())
+            emit_json_line(item.to_json())
         else:
             click.echo(item.line(with_hex=not no_hex))
         if count is not None and seen >= count:
@@ -161,8 +165,6 @@ def sniff(source: str, relay_to: str | None, duration: float | None, count: int 
             pass
         finally:
             link.close()
-    if as_json:
-        print_json({"source": source, "frames": frames})
 
 
 @click.command()

@@ -24,7 +24,17 @@ a subset of rules, a forced set-up); counters of what ran are in :mod:`host_tool
 """
 from __future__ import annotations
 
-from .machine import SafetyMachine, SessionLink, make_machine
-from .oracle import Limits, Oracle, Violation
+from typing import Any
 
 __all__ = ["Limits", "Oracle", "SafetyMachine", "SessionLink", "Violation", "make_machine"]
+_HOME = {"Limits": "oracle", "Oracle": "oracle", "Violation": "oracle",
+         "SafetyMachine": "machine", "SessionLink": "machine", "make_machine": "machine"}
+
+
+def __getattr__(name: str) -> Any:
+    """The public classes, imported on first use (the machine needs hypothesis; the pytest
+    plugin imports :mod:`host_tools.safety.stats` in every session)."""
+    if name in _HOME:
+        import importlib
+        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

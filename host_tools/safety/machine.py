@@ -270,10 +270,12 @@ class SafetyMachine(RuleBasedStateMachine):
         evs = self._drain_events()
         kinds = [e.kind for e in evs]
         if outcome == "not sent":
+            stats.count("check.SAF-7")
             if after != before or evs:
                 raise Violation(f"{name} was never sent but the pump changed: {_diff(before, after)}")
             return "refused", result, evs
         if outcome == "refused":
+            stats.count("check.SAF-7")
             if self.role is Role.PATIENT and name in CLINICIAN_ONLY and \
                     result.code != NakCode.FORBIDDEN_FOR_ROLE:
                 raise Violation(f"{name} in a patient session refused with {result.code!r}, "
@@ -283,11 +285,13 @@ class SafetyMachine(RuleBasedStateMachine):
                                 f"{_diff(before, after)} events {kinds}")
         elif self.role is Role.PATIENT and name in CLINICIAN_ONLY and (evs or after != before):
             raise Violation(f"{name} executed in a patient session: events {kinds}")
+        stats.count("check.SAF-6")
         for marker in MARKERS.get(name, ()):
             n = sum(kinds.count(k) for k in marker.split("+"))
             if n > 1:
                 raise Violation(f"{name} executed {n} times ({marker} x{n}): events {kinds}")
         if name == "patient_bolus" and outcome == "ok":
+            stats.count("check.SAF-5")
             n = kinds.count("PATIENT_BOLUS_GRANTED") + kinds.count("PATIENT_BOLUS_DENIED")
             if n != 1:
                 raise Violation(f"patient bolus answered but logged {n} times: {kinds}")
@@ -593,6 +597,7 @@ class SafetyMachine(RuleBasedStateMachine):
         st1, snap, _ = self._read()
         if st1.time_ms != self.clock.now_ms():
             raise Violation(f"pump run clock {st1.time_ms} != clock {self.clock.now_ms()}")
+        stats.count("check.SAF-3")
         if st0.state.name not in DELIVERING and st1.delivered_nl != st0.delivered_nl:
             raise Violation(f"{st1.delivered_nl - st0.delivered_nl} nL delivered while "
                             f"{st0.state.name}")
@@ -696,6 +701,7 @@ class SafetyMachine(RuleBasedStateMachine):
         finally:
             client.close()
         self.failed_logins += 1
+        stats.count("check.SAF-7")
         _, after, _ = self._read()
         if after != before:
             raise Violation(f"a refused login changed the pump: {_diff(before, after)}")
@@ -706,6 +712,7 @@ class SafetyMachine(RuleBasedStateMachine):
     def _raw(self, frames: list[bytes]) -> None:
         """Write raw bytes on the session's link, then sync; the pump must not change."""
         assert self.link is not None
+        stats.count("check.SAF-7")
         _, before, _ = self._read()
         for f in frames:
             self.link.write_clean(f)
@@ -867,6 +874,7 @@ class SafetyMachine(RuleBasedStateMachine):
     def power_loss(self) -> None:
         """Restart from the state file: every acknowledged change and log entry survives."""
         stats.count("restart")
+        stats.count("check.SAF-9")
         with self.vp.device.lock:
             before = self.vp.pump.snapshot()
             log_before = self.vp.pump.read_events(0, 1_000_000)
@@ -896,12 +904,14 @@ class SafetyMachine(RuleBasedStateMachine):
         for a in st_.alarms:
             stats.count(f"alarm.{a.alarm.name}")
         # 1. conservation, exactly, against the oracle's own account of what was filled
+        stats.count("check.SAF-1")
         if st_.filled_nl != o.filled:
             raise Violation(f"filled {st_.filled_nl} nL, the oracle counted {o.filled} nL")
         if st_.filled_nl != st_.delivered_nl + st_.reservoir_nl + st_.withdrawn_nl:
             raise Violation(f"conservation: filled {st_.filled_nl} != delivered {st_.delivered_nl}"
                             f" + reservoir {st_.reservoir_nl} + withdrawn {st_.withdrawn_nl}")
         # 2. reservoir bounds
+        stats.count("check.SAF-2")
         if not 0 <= st_.reservoir_nl <= self.lim.capacity_nl:
             raise Violation(f"reservoir {st_.reservoir_nl} nL out of [0, capacity]")
         # 12. no delivery faster than the profile's maximum rate, ever (floors of the basal
@@ -919,6 +929,10 @@ class SafetyMachine(RuleBasedStateMachine):
             self._follow_inexact(st_, snap)
             return
         # 3, 8, 10, 11: the exact reference (state, volumes, alarms and their moments)
+        stats.count("check.SAF-3")
+        stats.count("check.SAF-8")
+        stats.count("check.SAF-10")
+        stats.count("check.SAF-11")
         problems = []
         if st_.state.name != o.state:
             problems.append(f"state {st_.state.name} != {o.state}")
@@ -975,6 +989,7 @@ class SafetyMachine(RuleBasedStateMachine):
                 pushed.append(_alarm_name(ev.alarm))
         raised = self.raised_since_check
         self.raised_since_check = []
+        stats.count("check.SAF-8")
         if self.session_checked == self.client.session_id and sorted(pushed) != sorted(raised):
             raise Violation(f"alarms raised {raised} but pushed {pushed}")
         self.session_checked = self.client.session_id
@@ -1022,6 +1037,7 @@ class SafetyMachine(RuleBasedStateMachine):
         else:
             self.samples.append((t, dose))
         hard = o.lim.drugs[o.drug][3]
+        stats.count("check.SAF-4")
         for t0, d0 in self.samples:
             if t - t0 <= DAY_MS and dose - d0 > hard + 1:
                 raise Violation(f"{dose - d0} ug of {o.drug} delivered within {t - t0} ms "

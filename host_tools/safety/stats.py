@@ -4,6 +4,9 @@ from __future__ import annotations
 import collections
 
 COUNTS: collections.Counter[str] = collections.Counter()
+# the whole run's counters: this process's COUNTS plus every pytest-xdist worker's, summed by
+# the requirement-trace plugin (host_tools.trace) at the end of the session
+TOTAL: collections.Counter[str] = collections.Counter()
 
 
 def count(key: str, n: int = 1) -> None:

@@ -17,6 +17,8 @@ from protocol import MessageType as MT
 
 from .host import RawHost, ok, program
 
+pytestmark = pytest.mark.requirement("PER-1", "SAF-9")
+
 ML = 1_000_000
 HOUR_MS = 3_600_000
 

@@ -11,6 +11,11 @@ from protocol import MessageType as MT
 from .conftest import snapshot
 from .host import RawHost, nak, ok, program
 
+import pytest
+
+pytestmark = pytest.mark.requirement(
+    "PRO-5", "PRO-4", "ALM-7", "PRO-7", "PER-2", "ALM-5", "SAF-6", "PRO-8")
+
 DAY_MS = 86_400_000
 
 
@@ -99,7 +104,7 @@ def test_alarm_is_pushed_without_a_request(vp: VirtualPump, clinician: RawHost) 
     assert raised == {Alarm.LOW_RESERVOIR, Alarm.REFILL_DUE, Alarm.EMPTY_RESERVOIR}
     assert ev["active_alarms"] == (1 << Alarm.LOW_RESERVOIR | 1 << Alarm.REFILL_DUE
                                    | 1 << Alarm.EMPTY_RESERVOIR)
-    ok(clinician.request(MT.INJECT_FAULT, {"fault": 1}))
+    ok(clinician.request(MT.INJECT_FAULT, {"fault": 1, "action": 0, "value": 0}))
     ev = ok(clinician.event(), MT.ALARM_EVENT)
     assert ev["alarm"] == Alarm.MOTOR_STALL and ev["priority"] == 3
 
@@ -180,25 +185,29 @@ def _connect(vp: VirtualPump) -> hal.Link:
 
 def test_fault_injection(vp: VirtualPump, clinician: RawHost) -> None:
     program(clinician)
-    assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 9}))["code"] == NakCode.INVALID_FIELD
-    assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 5}))["code"] == NakCode.INVALID_STATE
-    ok(clinician.request(MT.INJECT_FAULT, {"fault": 1}))  # motor stall
+    assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 99, "action": 0, "value": 0}))["code"] \
+        == NakCode.INVALID_FIELD
+    assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 5, "action": 0, "value": 0}))["code"] \
+        == NakCode.INVALID_STATE
+    ok(clinician.request(MT.INJECT_FAULT, {"fault": 1, "action": 0, "value": 0}))  # motor stall
     assert ok(clinician.event(), MT.ALARM_EVENT)["alarm"] == Alarm.MOTOR_STALL
     assert ok(clinician.request(MT.GET_STATUS), MT.STATUS)["state"] == TherapyState.FAULT
-    ok(clinician.request(MT.INJECT_FAULT, {"fault": 5}))  # the motor turns again
+    ok(clinician.request(MT.INJECT_FAULT, {"fault": 5, "action": 0, "value": 0}))  # the motor turns again
     cleared = ok(clinician.event(), MT.ALARM_EVENT)
     assert cleared["alarm"] == Alarm.MOTOR_STALL and cleared["raised"] == 0
     assert ok(clinician.request(MT.GET_STATUS), MT.STATUS)["state"] == TherapyState.STOPPED
-    ok(clinician.request(MT.INJECT_FAULT, {"fault": 3}))  # battery at ERI: still running
+    ok(clinician.request(MT.INJECT_FAULT, {"fault": 3, "action": 0, "value": 0}))  # battery at ERI: still running
     assert ok(clinician.event(), MT.ALARM_EVENT)["alarm"] == Alarm.BATTERY_ERI
     ok(clinician.request(MT.START_THERAPY))
     vp.advance(3_600_000)
-    ok(clinician.request(MT.INJECT_FAULT, {"fault": 4}))  # end of service
+    ok(clinician.request(MT.INJECT_FAULT, {"fault": 4, "action": 0, "value": 0}))  # end of service
+    # the battery passes its reduced-battery level (minimum-rate safe mode) on the way down
+    assert ok(clinician.event(), MT.ALARM_EVENT)["alarm"] == Alarm.REDUCED_BATTERY
     assert ok(clinician.event(), MT.ALARM_EVENT)["alarm"] == Alarm.END_OF_SERVICE
     st = ok(clinician.request(MT.GET_STATUS), MT.STATUS)
     assert st["state"] == TherapyState.END_OF_SERVICE and st["battery_percent"] == 0
-    assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 4}))["code"] == NakCode.INVALID_STATE
-    ok(clinician.request(MT.INJECT_FAULT, {"fault": 2}))  # memory error
+    assert nak(clinician.request(MT.INJECT_FAULT, {"fault": 4, "action": 0, "value": 0}))["code"] == NakCode.INVALID_STATE
+    ok(clinician.request(MT.INJECT_FAULT, {"fault": 2, "action": 0, "value": 0}))  # memory error
     assert ok(clinician.event(), MT.ALARM_EVENT)["alarm"] == Alarm.MEMORY_ERROR
     with vp.device.lock:
         st2 = vp.pump.status()

@@ -11,6 +11,8 @@ from protocol import MessageType as MT
 
 from .host import PROGRAM, RawHost, ok
 
+pytestmark = pytest.mark.requirement("SAF-6", "ALM-7")
+
 
 def test_warped_live_run_pushes_alarms_without_requests() -> None:
     # 4 simulated days per real second; 2.5 mL at ~0.47 mL/day is low (2 mL) after ~1 day

@@ -13,6 +13,10 @@ from firmware_sim.device import Dispatcher
 from firmware_sim.device.codes import fit_parts, log_detail
 from protocol.messages import MAX_TEXT
 
+import pytest
+
+pytestmark = pytest.mark.requirement("PER-4")
+
 LIMIT = MAX_TEXT["detail"]
 OMITTED = re.compile(r"^\+(\d+)$")
 

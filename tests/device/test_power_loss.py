@@ -16,6 +16,10 @@ from protocol import MessageType as MT
 from .host import RawHost, ok, program
 from .proc import PumpsimProcess, TcpBytes
 
+import pytest
+
+pytestmark = pytest.mark.requirement("SAF-1", "SAF-9", "PER-2")
+
 CYCLES = 6
 
 

@@ -17,6 +17,8 @@ from protocol import MessageType as MT
 from .host import RawHost, nak, ok, program
 from .proc import PumpsimProcess, TcpBytes, serial_reader
 
+pytestmark = pytest.mark.requirement("PER-2", "PER-3", "SEC-1")
+
 
 def test_serve_on_pty_resumes_from_state_file(tmp_path: Path) -> None:
     db = tmp_path / "pump.db"
@@ -154,6 +156,7 @@ def test_bad_files_are_one_line_in_a_real_process(tmp_path: Path) -> None:
     bad_profile.write_text('name = "bad"\n[reservoir]\ncapacity_nl = "x"\n')
     bad_keys = tmp_path / "keys.json"
     bad_keys.write_text('{"format": "intrapump-keys/1", "keys": {"clinician": "zz"}}')
+    bad_keys.chmod(0o600)
     for args in (["--profile", str(bad_profile)], ["--keys", str(bad_keys)]):
         done = subprocess.run(pumpsim_command() + ["serve", "--url", "pty", *args], capture_output=True,
                               text=True, timeout=30)

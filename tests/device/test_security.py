@@ -18,6 +18,9 @@ from protocol import MessageType as MT
 from .conftest import snapshot
 from .host import RawHost, nak, ok, program
 
+pytestmark = pytest.mark.requirement(
+    "SEC-2", "SEC-3", "SEC-4", "SEC-5", "SEC-6", "SAF-7", "PRO-3", "PRO-8")
+
 SET_CLOCK = {"wall_ms": 123_456_789}
 
 
@@ -114,7 +117,7 @@ def test_patient_may_not_send_clinician_commands(vp: VirtualPump, programmed: Ra
                  (MT.CLINICIAN_BOLUS, {"volume_nl": 1000, "dose_ug": 0, "duration_ms": 60_000}),
                  (MT.REFILL_BEGIN, None), (MT.SET_DRUG, {"drug_name": "baclofen",
                                                          "concentration_ug_per_ml": 500}),
-                 (MT.INJECT_FAULT, {"fault": 1}), (MT.CANCEL_BOLUS, None)]
+                 (MT.INJECT_FAULT, {"fault": 1, "action": 0, "value": 0}), (MT.CANCEL_BOLUS, None)]
     for mt, fields in forbidden:
         r = patient.request(mt, fields)
         assert r.tag is not None and nak(r)["code"] == NakCode.FORBIDDEN_FOR_ROLE

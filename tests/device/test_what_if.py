@@ -15,6 +15,8 @@ from protocol import MessageType as MT
 from .conftest import snapshot
 from .host import RawHost, nak, ok, program
 
+pytestmark = pytest.mark.requirement("RFL-3", "LIM-6", "PER-1")
+
 ML = 1_000_000
 PATIENT = {"dose_ug": 50, "duration_ms": 600_000, "lockout_ms": 3_600_000, "max_per_24h": 4}
 

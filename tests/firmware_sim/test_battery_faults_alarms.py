@@ -8,6 +8,8 @@ from firmware_sim import (ALARM_PRIORITY, Alarm, AlarmPriority, BolusKind, Pump,
 
 from .helpers import DAY_MS, HOUR_MS, MINUTE_MS, ML, events_of, ready_pump, write_profile
 
+pytestmark = pytest.mark.requirement("ALM-3", "ALM-4", "ALM-5", "ALM-6", "SAF-8", "SAF-3")
+
 S = TherapyState
 
 

@@ -8,6 +8,8 @@ from firmware_sim import (BolusKind, DenialReason, Pump, Rejected, RejectCode,
 
 from .helpers import DAY_MS, HOUR_MS, MINUTE_MS, ML, events_of, ready_pump
 
+pytestmark = pytest.mark.requirement("THR-5", "THR-6", "THR-7", "LIM-4", "LIM-5", "LIM-6", "SAF-5")
+
 S = TherapyState
 
 

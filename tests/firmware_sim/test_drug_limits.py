@@ -8,6 +8,8 @@ from firmware_sim import (DAY_MS, Plan, Pump, Rejected, RejectCode, Schedule, St
 
 from .helpers import ML, events_of, ready_pump
 
+pytestmark = pytest.mark.requirement("THR-8", "LIM-1", "LIM-2", "LIM-3", "SAF-4")
+
 
 def test_unknown_drug_rejected() -> None:
     pump = Pump(load_profile("ip20"))

@@ -10,6 +10,8 @@ from firmware_sim import Plan, Schedule, Step, Weekday
 
 from .helpers import DAY_MS, HOUR_MS, MINUTE_MS, ML, ready_pump
 
+pytestmark = pytest.mark.requirement("THR-3", "THR-4", "SAF-10", "SAF-3")
+
 ODD_STEPS = [(0, 1_234_567), (7, 48_001), (95, 2_999_999), (600, 777_777), (1439, 1_000_003)]
 
 

@@ -206,7 +206,7 @@ class PumpModel(RuleBasedStateMachine):
             expected = DenialReason.NOT_CONFIGURED
         elif before.state is S.BOLUS:
             expected = DenialReason.BOLUS_ACTIVE
-        elif before.state is not S.INFUSING:
+        elif before.state is not S.INFUSING or before.safe_mode is not None:
             expected = DenialReason.NOT_INFUSING
         elif self.grants and now < self.grants[-1] + cfg["lockout_ms"]:
             expected = DenialReason.LOCKOUT
@@ -279,12 +279,12 @@ class PumpModel(RuleBasedStateMachine):
             return
         self.pump.inject_memory_error("property test")
         st_ = self.now()
-        if st_.safe_mode is None:  # nothing was running: the pump stays stopped
-            self.running = False
-            assert st_.state not in (S.INFUSING, S.BOLUS)
-        else:  # a running therapy falls back to the minimum rate (below any schedule step)
-            assert st_.state is S.INFUSING and st_.bolus is None
+        if st_.state is S.INFUSING:  # a running therapy falls back to the minimum rate
+            assert st_.safe_mode is not None and st_.bolus is None
             assert st_.rate_nl_per_day == self.pump.profile.min_rate_nl_per_day
+        else:  # nothing was running: the pump stays stopped
+            self.running = False
+            assert st_.state is not S.BOLUS
 
     @precondition(lambda self: self.pump.status().alarms)
     @rule(data=st.data())
@@ -324,6 +324,8 @@ class PumpModel(RuleBasedStateMachine):
         if before.state is S.INFUSING and before.bolus is None and after.state is S.INFUSING:
             assert self.schedule is not None
             integral = wall_integral(self.schedule, t0 + offset, t1 + offset)
+            if before.safe_mode is not None:  # the minimum-rate safe mode runs instead
+                integral = pump.profile.min_rate_nl_per_day * dt
             assert integral // DAY_MS <= delta <= integral // DAY_MS + 1, \
                 (delta, integral / DAY_MS)
         # invariant 8: each new alarm was raised at the first ms its condition held

@@ -7,6 +7,9 @@ from firmware_sim import Alarm, Pump, Rejected, RejectCode, Schedule, TherapySta
 
 from .helpers import DAY_MS, HOUR_MS, MINUTE_MS, ML, ceil_div, events_of, ready_pump
 
+pytestmark = pytest.mark.requirement(
+    "ALM-1", "ALM-2", "ALM-8", "RFL-1", "RFL-2", "RFL-3", "SAF-2", "SAF-8")
+
 S = TherapyState
 
 

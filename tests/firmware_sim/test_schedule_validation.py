@@ -8,6 +8,8 @@ from firmware_sim import (Plan, Pump, Rejected, RejectCode, Schedule, Step, Week
 
 from .helpers import ML, events_of, ready_pump, write_profile
 
+pytestmark = pytest.mark.requirement("THR-1", "THR-2", "THR-3")
+
 DEFAULT = "schedule.plans[EVERY_DAY]"
 
 

@@ -7,6 +7,8 @@ from firmware_sim import DenialReason, Rejected, RejectCode, Schedule
 
 from .helpers import DAY_MS, HOUR_MS, MINUTE_MS, ML, events_of, ready_pump
 
+pytestmark = pytest.mark.requirement("SAF-11")
+
 # 1 mL/day from midnight to noon, 5 mL/day from noon (bupivacaine 500 ug/mL: far from limits)
 SCHED = Schedule.daily([(0, ML), (720, 5 * ML)])
 

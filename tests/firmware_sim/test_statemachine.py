@@ -9,6 +9,8 @@ from transitions import MachineError
 from firmware_sim import TherapyState
 from firmware_sim.statemachine import TRANSITIONS, TherapyMachine
 
+pytestmark = pytest.mark.requirement("THR-9")
+
 TRIGGERS = sorted({t["trigger"] for t in TRANSITIONS})
 
 

@@ -14,6 +14,8 @@ from firmware_sim import (Alarm, Pump, Rejected, Schedule, Storage, TherapyState
 
 from .helpers import DAY_MS, HOUR_MS, MINUTE_MS, ML, events_of, ready_pump
 
+pytestmark = pytest.mark.requirement("PER-1", "PER-2", "PER-3", "SAF-9")
+
 S = TherapyState
 
 
@@ -205,9 +207,8 @@ def test_tampered_state_gives_memory_error(tmp_path: Path, tamper) -> None:
     pump.storage.close()
     d = stored_state(path)
     tamper(d)
-    with sqlite3.connect(path) as c:
-        c.execute("UPDATE state SET json = ? WHERE id = 1", (json.dumps(d),))
-    c.close()
+    with Storage(path) as store:  # a validly sealed state the model must still refuse
+        store.commit(json.dumps(d))
     pump = Pump(load_profile("ip20"), Storage(path))
     assert_memory_error_safe_state(pump)
     # the pump stays usable after the memory error

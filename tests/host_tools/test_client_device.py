@@ -12,6 +12,8 @@ from host_tools.records import AlarmEvent, Limits, Step, StatusPush
 from protocol.enums import Alarm, DenialReason, MessageType as MT, Role, TherapyState, Weekday
 from protocol.errors import NakCode
 
+pytestmark = pytest.mark.requirement("SAF-6", "ALM-7", "PRO-7", "SEC-5")
+
 DAY_MS = 86_400_000
 
 

@@ -150,10 +150,16 @@ def test_plot_is_a_valid_png(device, tmp_path):
     assert struct.unpack(">I", data[29:33])[0] == zlib.crc32(data[12:29])
 
 
+def json_lines(*args: str, url: str) -> list[dict]:
+    done = pumpctl(*args, "--json", url=url)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 def test_monitor_for_a_while(device):
-    doc = ok_json("monitor", "--duration", "1", "--interval", "200ms", url=device)
-    assert doc["status"]["state"] in ("INFUSING", "BOLUS")
-    assert any(e["event"] == "StatusPush" for e in doc["events"])
+    docs = json_lines("monitor", "--duration", "1", "--interval", "200ms", url=device)
+    assert docs[0]["event"] == "Status" and docs[0]["state"] in ("INFUSING", "BOLUS")
+    assert any(e["event"] == "StatusPush" for e in docs[1:])
 
 
 def test_ports_json():
@@ -165,10 +171,10 @@ def test_sniff_a_capture(device, tmp_path):
     capture = tmp_path / "link.pcapng"
     with PumpClient(device, capture=str(capture)) as client:
         client.status()
-    doc = ok_json("sniff", str(capture), url="unused")
-    types = [f["type"] for f in doc["frames"]]
+    frames = json_lines("sniff", str(capture), url="unused")
+    types = [f["type"] for f in frames]
     assert "GET_STATUS" in types and "STATUS" in types and "SESSION_OPEN" in types
-    status = next(f for f in doc["frames"] if f["type"] == "STATUS")
+    status = next(f for f in frames if f["type"] == "STATUS")
     assert status["direction"] == "pump>host" and status["fields"]["state"] >= 0
     assert bytes.fromhex(status["hex"])[:2] == b"\xa5\x5a"
     text = pumpctl("sniff", str(capture), "--count", "2")
@@ -189,7 +195,7 @@ def test_sniff_relay_decodes_a_live_session(device):
         if tap.poll() is None:
             os.killpg(tap.pid, signal.SIGKILL)
             tap.wait()
-    frames = json.loads(out)["frames"]
+    frames = [json.loads(line) for line in out.splitlines()]
     assert [f["type"] for f in frames][:6] == ["SESSION_OPEN", "SESSION_CHALLENGE", "SESSION_PROOF",
                                              "SESSION_ACCEPTED", "GET_CLOCK", "CLOCK"]
     assert frames[4]["direction"] == "host>pump" and frames[5]["direction"] == "pump>host"
@@ -275,13 +281,16 @@ def test_wrong_key_exits_4(device):
 def test_key_files(device, tmp_path):
     good = tmp_path / "keys.json"
     good.write_text(dump_keys(DEVELOPMENT_KEYS))
+    good.chmod(0o600)
     assert pumpctl("--keys", str(good), "clock", url=device).returncode == 0
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "nope"}')
+    bad.chmod(0o600)
     done = pumpctl("--keys", str(bad), "status", url=device)
     assert done.returncode == 6 and "format" in done.stderr
     clinician_only = tmp_path / "clinician.json"
     clinician_only.write_text(dump_keys({Role.CLINICIAN: DEVELOPMENT_KEYS[Role.CLINICIAN]}))
+    clinician_only.chmod(0o600)
     done = pumpctl("--keys", str(clinician_only), "ptm", url=device)
     assert done.returncode == 6 and "keys.patient" in done.stderr
 

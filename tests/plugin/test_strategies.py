@@ -63,3 +63,36 @@ def test_patient_settings_within_the_profile(cfg: dict[str, int]) -> None:
     assert PROFILE.patient_min_dose_ug <= cfg["patient_bolus_dose_ug"] <= PROFILE.patient_max_dose_ug
     assert PROFILE.patient_min_lockout_ms <= cfg["patient_lockout_ms"] <= PROFILE.patient_max_lockout_ms
     assert 1 <= cfg["patient_max_per_day"] <= PROFILE.patient_max_per_24h
+
+
+@FAST
+@given(st.data())
+def test_patient_settings_for_a_program_are_accepted_by_the_pump(data: st.DataObject) -> None:
+    """Given the drug, concentration and plan under test, every drawn setting is accepted
+    (the allotment fits the hard daily limit next to the plan, every dose is >= 1 nL)."""
+    drug, conc = data.draw(ips.drugs())
+    cap = ips.max_daily_volume_nl(PROFILE, drug, conc)
+    steps = data.draw(ips.valid_steps(drug=drug, concentration_ug_per_ml=conc,
+                                      max_daily_nl=max(PROFILE.min_rate_nl_per_day, cap // 2)))
+    try:
+        cfg = data.draw(ips.patient_settings(drug=drug, concentration_ug_per_ml=conc, steps=steps))
+    except ValueError:  # the plan leaves no room: the pump must refuse the smallest setting
+        pump = Pump(PROFILE)
+        pump.program_therapy(drug, conc, schedule(steps))
+        with pytest.raises(Rejected):
+            pump.configure_patient_bolus(PROFILE.patient_min_dose_ug, PROFILE.patient_min_duration_ms,
+                                         PROFILE.patient_min_lockout_ms, 1)
+        return
+    pump = Pump(PROFILE)
+    pump.program_therapy(drug, conc, schedule(steps))
+    pump.configure_patient_bolus(cfg["patient_bolus_dose_ug"], cfg["patient_bolus_duration_ms"],
+                                 cfg["patient_lockout_ms"], cfg["patient_max_per_day"])
+
+
+@settings(max_examples=1, deadline=None)
+@given(st.data())
+def test_patient_settings_without_room_raise(data: st.DataObject) -> None:
+    full = [(0, ips.max_daily_volume_nl(PROFILE, "ziconotide", 100))]
+    assert ips.patient_budget_ug(PROFILE, "ziconotide", 100, full) < 1
+    with pytest.raises(ValueError, match="no patient bolus fits"):
+        data.draw(ips.patient_settings(drug="ziconotide", concentration_ug_per_ml=100, steps=full))

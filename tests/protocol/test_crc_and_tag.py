@@ -4,6 +4,10 @@ import hmac
 
 from protocol import compute_tag, crc16
 
+import pytest
+
+pytestmark = pytest.mark.requirement("PRO-1", "SEC-3")
+
 
 def test_crc_known_answer() -> None:
     assert crc16(b"123456789") == 0x29B1

@@ -10,6 +10,8 @@ from protocol.frame import SYNC
 
 from .strategies import valid_frames
 
+pytestmark = pytest.mark.requirement("PRO-2")
+
 
 def run(decoder: StreamDecoder, data: bytes, cuts: list[int]) -> list[bytes]:
     out = []

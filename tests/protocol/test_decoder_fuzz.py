@@ -20,6 +20,8 @@ from protocol.frame import SYNC
 from .strategies import valid_frames
 from .test_decoder import all_valid_frames_in, run
 
+pytestmark = pytest.mark.requirement("PRO-2")
+
 
 def straddles(stream: bytes, out: list[bytes], boundary: int) -> bool:
     """True if an emitted frame starts before `boundary` and ends after it: damaged bytes plus

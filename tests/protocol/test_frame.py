@@ -11,6 +11,8 @@ from protocol.frame import FRAME, HEADER_BYTES, crc16
 
 from .strategies import valid_frames
 
+pytestmark = pytest.mark.requirement("PRO-1")
+
 
 @given(msg_type=st.integers(0, 255), payload=st.binary(max_size=300), seq=st.integers(0, 2**32 - 1),
        kind=st.sampled_from(list(FrameKind)), session_id=st.integers(1, 2**32 - 1),

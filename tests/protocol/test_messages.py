@@ -12,6 +12,8 @@ from tests.vectors.samples import SAMPLES
 
 from .strategies import ALL_TYPES, fields_for
 
+pytestmark = pytest.mark.requirement("PRO-3")
+
 PARAMS = pytest.mark.parametrize("msg_type", ALL_TYPES, ids=lambda t: t.name)
 
 

@@ -12,6 +12,8 @@ from protocol import (DEVELOPMENT_KEYS, AuthLimiter, FrameKind, HostSession, Key
                       Verdict, dump_keys, encode_frame, generate_keys, is_allowed, load_keys,
                       parse_frame)
 
+pytestmark = pytest.mark.requirement("SEC-2", "SEC-3", "SEC-4", "SEC-5", "SEC-6", "PRO-4")
+
 MT = MessageType
 CLOCK = {"wall_ms": 42}
 CLOCK_RESPONSE = {"time_ms": 7, "wall_ms": 42}
@@ -245,6 +247,7 @@ def test_key_file_round_trip(tmp_path) -> None:
     keys = generate_keys()
     path = tmp_path / "keys.json"
     path.write_text(dump_keys(keys, "IP40-1"))
+    path.chmod(0o600)
     assert load_keys(path) == keys
 
 
@@ -257,6 +260,7 @@ def test_key_file_round_trip(tmp_path) -> None:
 def test_key_file_errors(tmp_path, doc) -> None:
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(doc))
+    path.chmod(0o600)
     with pytest.raises(KeyFileError):
         load_keys(path)
     with pytest.raises(KeyFileError):

@@ -23,6 +23,8 @@ from protocol import session as s
 from protocol.frame import FRAME, FrameBody, HEADER_BYTES
 from tests.vectors.fixture_session import HOST_NONCE, PUMP_NONCE, SESSION_ID, vector_session
 
+pytestmark = pytest.mark.requirement("PRO-6")
+
 DOC_PATH = pathlib.Path(__file__).resolve().parents[2] / "PROTOCOL.md"
 RECORDS = {"ScheduleStep": m.ScheduleStep, "AlarmEntry": m.AlarmEntry, "LogEntry": m.LogEntry}
 ARRAYS = {"steps": ("ScheduleStep", m.MAX_STEPS), "alarms": ("AlarmEntry", m.MAX_ALARMS),
@@ -31,7 +33,8 @@ INT_TYPES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 UNITS = [("_nl_per_day", "nL/day"), ("_ug_per_ml", "ug/mL"), ("_nl", "nL"), ("_ug", "ug"),
          ("_ms", "ms"), ("_minute", "min"), ("_percent", "%")]
 ENUMS = [enums.FrameKind, enums.TherapyState, enums.Alarm, enums.AlarmPriority, enums.BolusKind,
-         enums.Role, enums.Weekday, enums.DenialReason, enums.FaultKind, enums.EventKind]
+         enums.Role, enums.Weekday, enums.DenialReason, enums.FaultKind, enums.FaultAction,
+         enums.EventKind]
 
 # --- a small Markdown reader ------------------------------------------------------------------
 

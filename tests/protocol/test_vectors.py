@@ -10,6 +10,8 @@ from protocol import REGISTRY, MessageType, parse_frame
 from tests.vectors.fixture_session import vector_session
 from tests.vectors.regenerate import build, from_json
 
+pytestmark = pytest.mark.requirement("PRO-6")
+
 VECTORS = pathlib.Path(__file__).parent.parent / "vectors"
 FILES = sorted(VECTORS.glob("*.json"))
 

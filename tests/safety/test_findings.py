@@ -8,6 +8,8 @@ from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from protocol import NakCode, Weekday
 
+pytestmark = pytest.mark.requirement("LIM-1", "SAF-6")
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 TUESDAY = [(0, 16_129_032), (203, 1_920_000), (295, 2_719_800), (382, 16_129_032),

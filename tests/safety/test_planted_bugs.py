@@ -6,6 +6,8 @@ failure is the bug's doing and not the machine's.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.stateful import get_state_machine_test
@@ -16,6 +18,8 @@ from protocol.session import PumpSession, Verdict
 
 from host_tools.safety.machine import make_machine
 from host_tools.safety.oracle import Violation
+
+pytestmark = pytest.mark.requirement("LIM-4", "SAF-5", "SAF-6", "SAF-7", "SAF-8")
 
 BUDGET = 60  # examples; the machine stops at the first violation
 
@@ -92,16 +96,21 @@ THRESHOLD = make_machine(False, "ThresholdHunt", force={"start", "low fill"},
 
 
 def test_threshold_crossed_without_alarm_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The reservoir crosses the low threshold and no LOW_RESERVOIR alarm is raised."""
+    """The reservoir crosses the low threshold and no LOW_RESERVOIR alarm is raised there: the
+    low-reservoir row of the threshold table measures against a threshold 0.1 mL too low, so the
+    alarm comes late (a bug the model once had)."""
     def plant(mp: pytest.MonkeyPatch) -> None:
-        original = Pump._raise_alarm
+        from firmware_sim.pump import delivery, power, thresholds
 
-        def muted(self: Pump, alarm: Alarm, **details):
-            if alarm is Alarm.LOW_RESERVOIR:
-                return None
-            return original(self, alarm, **details)
-        mp.setattr(Pump, "_raise_alarm", muted)
-    expect_found(THRESHOLD, "LOW_RESERVOIR missing", monkeypatch, plant)
+        def late(p: Pump, t: int, res: int, deliv: int, path: int) -> int | None:
+            if p.machine.state in ("INFUSING", "BOLUS") and Alarm.LOW_RESERVOIR not in p.alarms:
+                return res - (p.low_threshold_nl - 100_000)
+            return None
+        rows = tuple(dataclasses.replace(row, distance=late) if row.name == "low_reservoir"
+                     else row for row in thresholds.THRESHOLDS)
+        for module in (delivery, power):
+            mp.setattr(module, "THRESHOLDS", rows)
+    expect_found(THRESHOLD, "LOW_RESERVOIR raised at", monkeypatch, plant)
 
 
 REPLAY = make_machine(False, "ReplayHunt", force={"patient", "start"},

@@ -16,6 +16,8 @@ from protocol import FaultKind, Role
 
 from host_tools.safety.machine import SafetyMachine, make_machine
 
+pytestmark = pytest.mark.requirement("SAF-6", "SAF-5")
+
 Machine = make_machine(faults=True, name="SettlementMachine")
 
 

@@ -13,7 +13,7 @@ from protocol import FrameKind, REGISTRY, encode_frame
 from protocol.enums import MessageType as MT
 
 from .fixture_session import UNTAGGED, vector_session
-from .samples import BYTES_FIELDS, SAMPLES
+from .samples import BYTES_FIELDS, EXTRA_SAMPLES, SAMPLES
 
 HERE = pathlib.Path(__file__).parent
 KIND = {"request": FrameKind.REQUEST, "response": FrameKind.RESPONSE, "event": FrameKind.EVENT}
@@ -36,15 +36,22 @@ def build(msg_type: MT, fields: dict, seq: int) -> bytes:
     return encode_frame(msg_type, fields, seq, KIND[spec.kind], session=session)
 
 
+def write(stem: str, msg_type: MT, fields: dict, seq: int) -> None:
+    """Write one vector file ``stem.json``."""
+    doc = {
+        "name": msg_type.name, "msg_type": int(msg_type), "kind": REGISTRY[msg_type].kind,
+        "seq": seq, "tagged": msg_type not in UNTAGGED,
+        "fields": to_json(fields), "hex": build(msg_type, fields, seq).hex(),
+    }
+    (HERE / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
 def main() -> None:
     for seq, (msg_type, fields) in enumerate(SAMPLES.items(), start=1):
-        doc = {
-            "name": msg_type.name, "msg_type": int(msg_type), "kind": REGISTRY[msg_type].kind,
-            "seq": seq, "tagged": msg_type not in UNTAGGED,
-            "fields": to_json(fields), "hex": build(msg_type, fields, seq).hex(),
-        }
-        (HERE / f"{msg_type.name.lower()}.json").write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"wrote {len(SAMPLES)} vectors to {HERE}")
+        write(msg_type.name.lower(), msg_type, fields, seq)
+    for seq, (stem, (msg_type, fields)) in enumerate(EXTRA_SAMPLES.items(), start=len(SAMPLES) + 1):
+        write(stem, msg_type, fields, seq)
+    print(f"wrote {len(SAMPLES) + len(EXTRA_SAMPLES)} vectors to {HERE}")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ SAMPLES: dict[MT, dict[str, Any]] = {
     MT.GET_CLOCK: {},
     MT.SET_CLOCK: {"wall_ms": 1_700_000_123_456},
     MT.SET_TELEMETRY: {"interval_ms": 60_000},
-    MT.INJECT_FAULT: {"fault": 1},
+    MT.INJECT_FAULT: {"fault": 6, "action": 0, "value": 145},
     MT.IDENTITY: {"model": "IP-40", "serial_number": "IP40-000123", "firmware_version": "0.1.0",
                   "protocol_version": 1, "reservoir_capacity_nl": 40_000_000, "weekday_plans": 1},
     MT.SESSION_CHALLENGE: {"session_id": 0x1234ABCD, "pump_nonce": bytes(range(16, 32))},
@@ -84,3 +84,11 @@ SAMPLES: dict[MT, dict[str, Any]] = {
 
 # Fields carried as bytes (hex in the JSON vectors).
 BYTES_FIELDS = {"host_nonce", "pump_nonce", "proof", "pump_proof"}
+
+# More vectors of one message (file name -> message, fields): the fault kinds and actions.
+EXTRA_SAMPLES: dict[str, tuple[MT, dict[str, Any]]] = {
+    "inject_fault_clear": (MT.INJECT_FAULT, {"fault": 8, "action": 1, "value": 0}),
+    "inject_fault_mri": (MT.INJECT_FAULT, {"fault": 10, "action": 0, "value": 1_800_000}),
+    "inject_fault_transient_stall": (MT.INJECT_FAULT, {"fault": 1, "action": 0,
+                                                       "value": 600_000}),
+}
