@@ -916,6 +916,7 @@ class SafetyMachine(RuleBasedStateMachine):
             raise Violation(f"reservoir {st_.reservoir_nl} nL out of [0, capacity]")
         # 12. no delivery faster than the profile's maximum rate, ever (floors of the basal
         # remainder and of the bolus volume allow 2 nL over the exact line)
+        stats.count("check.SAF-12")
         t0, d0 = self.prev
         if st_.delivered_nl - d0 > self.lim.max_rate * (o.t - t0) // DAY_MS + 2:
             raise Violation(f"invariant 12: {st_.delivered_nl - d0} nL delivered in {o.t - t0} ms,"

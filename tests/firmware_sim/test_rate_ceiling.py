@@ -11,6 +11,8 @@ from firmware_sim import DAY_MS, BolusKind, Pump, Rejected, RejectCode, Schedule
 
 from .helpers import HOUR_MS, MINUTE_MS, ML, events_of, ready_pump
 
+pytestmark = pytest.mark.requirement("SAF-12")
+
 
 def assert_refused(pump: Pump, call, field: str) -> None:
     before = pump.snapshot()
