@@ -1,10 +1,11 @@
 """The alarm set: orthogonal to the therapy state, each alarm active or not, acknowledged or not.
 
-Latching (what acknowledging does):
+Latching (what acknowledging does), as the alarm region of the state machine declares it
+(:mod:`firmware_sim.statemachine`):
 - condition alarms LOW_RESERVOIR, EMPTY_RESERVOIR, REFILL_DUE: an acknowledgement silences them
   (``acked``) but they stay active until their condition ends (a completed refill);
-- BATTERY_ERI and END_OF_SERVICE: acknowledgement silences; never cleared (the battery does not
-  recover);
+- BATTERY_ERI, REDUCED_BATTERY and END_OF_SERVICE: acknowledgement silences; never cleared (the
+  battery does not recover);
 - MOTOR_STALL, MEMORY_ERROR, REFILL_DISCREPANCY: latched until acknowledged; the acknowledgement
   clears them (for MOTOR_STALL the pump then leaves FAULT for STOPPED; therapy is restarted
   explicitly).
@@ -14,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .enums import Alarm
+from .statemachine import CLEARED_BY_ACK
 
-CLEARED_BY_ACK = frozenset({Alarm.MOTOR_STALL, Alarm.MEMORY_ERROR, Alarm.REFILL_DISCREPANCY})
+__all__ = ["CLEARED_BY_ACK", "AlarmEntry", "AlarmSet"]
 
 
 @dataclass

@@ -9,10 +9,10 @@ from __future__ import annotations
 import enum
 
 from vocabulary import (ALARM_PRIORITY, DENIAL_PRECEDENCE, Alarm, AlarmPriority, BolusKind,
-                        DenialReason, EventKind, Role, TherapyState, Weekday)
+                        DenialReason, EventKind, Role, TherapyState, Tone, Weekday)
 
 __all__ = ["ALARM_PRIORITY", "DENIAL_PRECEDENCE", "Alarm", "AlarmPriority", "BolusKind",
-           "DenialReason", "EventKind", "RejectCode", "Role", "TherapyState", "Weekday"]
+           "DenialReason", "EventKind", "RejectCode", "Role", "TherapyState", "Tone", "Weekday"]
 
 
 class RejectCode(str, enum.Enum):

@@ -30,6 +30,9 @@ class DrugEntry:
     max_concentration_ug_per_ml: int
     soft_daily_limit_ug: int
     hard_daily_limit_ug: int
+    stability_days: int = 0  # days the drug stays stable in the reservoir (0: no limit)
+    window_hours: int = 0  # dose window length, 1-12 h (0: no window)
+    window_limit_ug: int = 0  # dose allowed per window (basal + patient boluses)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Profile:
     reservoir_capacity_nl: int
     min_rate_nl_per_day: int
     max_rate_nl_per_day: int
+    keep_open_nl_per_day: int
     max_steps_per_day: int
     low_threshold_default_nl: int
     low_threshold_min_nl: int
@@ -50,7 +54,11 @@ class Profile:
     battery_capacity_uah: int
     battery_idle_uah_per_day: int
     battery_motor_uah_per_ml: int
-    battery_eri_reserve_uah: int
+    battery_eri_days: int
+    battery_reduced_uah: int
+    battery_life_days_low_volume: int
+    battery_life_days_high_volume: int
+    battery_high_volume_nl_per_day: int
     clinician_bolus_min_duration_ms: int
     clinician_bolus_max_duration_ms: int
     priming_duration_ms: int
@@ -63,6 +71,10 @@ class Profile:
     patient_max_per_24h: int
     drugs: Mapping[str, DrugEntry]
     mechanism: MechanismSpec = MechanismSpec()
+    two_tone_alarms: tuple[str, ...] = ()
+    two_tone_repeat_ms: int = 600_000
+    single_tone_repeat_ms: int = 3_600_000
+    clock_drift_ppm: int = 0
 
     def drug(self, name: str) -> DrugEntry | None:
         """The library entry for ``name`` (case-insensitive), or None."""
@@ -81,6 +93,7 @@ class Profile:
         """Inverse of :meth:`to_dict`."""
         kw = dict(d)
         kw["drugs"] = {n: DrugEntry(**e) for n, e in d["drugs"].items()}
+        kw["two_tone_alarms"] = tuple(d.get("two_tone_alarms", ()))
         kw["mechanism"] = parse_mechanism(d.get("mechanism"))  # absent in older saved states
         return cls(**kw)
 
@@ -103,6 +116,59 @@ def _table(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return t
 
 
+def _battery(bat: Mapping[str, Any]) -> dict[str, int]:
+    """The battery constants from the life the device promises at two daily volumes.
+
+    Charge used = ``idle_uah_per_day`` x days + motor x mL pumped. The capacity is what the idling
+    pump uses in ``life_days_low_volume`` days; the motor cost per mL (rounded to the nearest
+    uAh) makes the life ``life_days_high_volume`` days at ``high_volume_nl_per_day``. So the life
+    at a daily volume v mL is ``capacity / (idle + motor x v)`` days (the curve in the README).
+    """
+    idle = _int(bat, "idle_uah_per_day", "battery", 1)
+    low = _int(bat, "life_days_low_volume", "battery", 1)
+    high = _int(bat, "life_days_high_volume", "battery", 1, low)
+    volume = _int(bat, "high_volume_nl_per_day", "battery", 1)
+    eri_days = _int(bat, "eri_days_before_end_of_service", "battery", 0, high)
+    reduced = _int(bat, "reduced_battery_percent", "battery", 0, 100)
+    capacity = idle * low
+    # motor uAh/mL = (capacity / high - idle) / (volume / 1e6), to the nearest integer
+    num = (capacity - idle * high) * 1_000_000
+    den = high * volume
+    motor = (2 * num + den) // (2 * den)
+    return {"battery_capacity_uah": capacity, "battery_idle_uah_per_day": idle,
+            "battery_motor_uah_per_ml": motor, "battery_eri_days": eri_days,
+            "battery_reduced_uah": capacity * reduced // 100,
+            "battery_life_days_low_volume": low, "battery_life_days_high_volume": high,
+            "battery_high_volume_nl_per_day": volume}
+
+
+ALARM_NAMES = ("LOW_RESERVOIR", "EMPTY_RESERVOIR", "REFILL_DUE", "BATTERY_ERI", "END_OF_SERVICE",
+               "MOTOR_STALL", "MEMORY_ERROR", "REFILL_DISCREPANCY", "REDUCED_BATTERY")
+
+
+def _alarms_and_clock(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional [alarms] (which alarms sound the two-tone alarm, repeat intervals) and
+    [clock] (drift in ppm) tables."""
+    al = doc.get("alarms", {})
+    ck = doc.get("clock", {})
+    if not isinstance(al, dict) or not isinstance(ck, dict):
+        raise ProfileError("[alarms] and [clock] must be tables")
+    two = al.get("two_tone", [])
+    if not isinstance(two, list) or any(a not in ALARM_NAMES for a in two):
+        raise ProfileError(f"alarms.two_tone: a list of alarm names ({', '.join(ALARM_NAMES)})")
+    out: dict[str, Any] = {"two_tone_alarms": tuple(two)}
+    for key, field in (("two_tone_repeat_ms", "two_tone_repeat_ms"),
+                       ("single_tone_repeat_ms", "single_tone_repeat_ms")):
+        if key in al:
+            out[field] = _int(al, key, "alarms", 1_000)
+    if "drift_ppm" in ck:
+        v = ck["drift_ppm"]
+        if not isinstance(v, int) or isinstance(v, bool) or not -1000 <= v <= 1000:
+            raise ProfileError(f"clock.drift_ppm: {v!r} outside [-1000, 1000]")
+        out["clock_drift_ppm"] = v
+    return out
+
+
 def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
     """Validate a parsed TOML document and build a :class:`Profile`."""
     name = doc.get("name")
@@ -121,12 +187,7 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
     lt_def = _int(res, "low_threshold_default_nl", "reservoir", lt_min, lt_max)
     rmin = _int(rate, "min_nl_per_day", "rate", 1)
     rmax = _int(rate, "max_nl_per_day", "rate", rmin)
-    idle = _int(bat, "idle_uah_per_day", "battery", 0)
-    motor = _int(bat, "motor_uah_per_ml", "battery", 0)
-    life_days = _int(bat, "life_days_at_1ml_per_day", "battery", 1)
-    eri_days = _int(bat, "eri_days_before_end_of_service", "battery", 0, life_days)
-    if idle + motor == 0:
-        raise ProfileError("battery: idle_uah_per_day + motor_uah_per_ml must be > 0")
+    battery = _battery(bat)
     drugs: dict[str, DrugEntry] = {}
     for dname, dt in drugs_t.items():
         if not isinstance(dt, dict):
@@ -136,7 +197,11 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
         cmax = _int(dt, "max_concentration_ug_per_ml", w, cmin)
         soft = _int(dt, "soft_daily_limit_ug", w, 1)
         hard = _int(dt, "hard_daily_limit_ug", w, soft)
-        drugs[dname.lower()] = DrugEntry(dname.lower(), cmin, cmax, soft, hard)
+        stability = _int(dt, "stability_days", w, 1) if "stability_days" in dt else 0
+        hours = _int(dt, "window_hours", w, 0, 12) if "window_hours" in dt else 0
+        per_window = _int(dt, "window_limit_ug", w, 0) if "window_limit_ug" in dt else 0
+        drugs[dname.lower()] = DrugEntry(dname.lower(), cmin, cmax, soft, hard, stability,
+                                         hours, per_window)
     if not drugs:
         raise ProfileError("drugs: the drug library is empty")
     pmin_d = _int(pb, "min_duration_ms", "patient_bolus", 1)
@@ -148,6 +213,8 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
         reservoir_capacity_nl=cap,
         min_rate_nl_per_day=rmin,
         max_rate_nl_per_day=rmax,
+        keep_open_nl_per_day=_int(rate, "keep_open_nl_per_day", "rate", rmin, rmax)
+        if "keep_open_nl_per_day" in rate else rmin,
         max_steps_per_day=_int(rate, "max_steps_per_day", "rate", 1, 1440),
         low_threshold_default_nl=lt_def,
         low_threshold_min_nl=lt_min,
@@ -155,10 +222,7 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
         dead_volume_nl=_int(res, "dead_volume_nl", "reservoir", 0, cap),
         discrepancy_min_nl=_int(refill, "discrepancy_min_nl", "refill", 0),
         discrepancy_percent=_int(refill, "discrepancy_percent", "refill", 0, 100),
-        battery_capacity_uah=life_days * (idle + motor),
-        battery_idle_uah_per_day=idle,
-        battery_motor_uah_per_ml=motor,
-        battery_eri_reserve_uah=eri_days * (idle + motor),
+        **battery,
         clinician_bolus_min_duration_ms=cmin_d,
         clinician_bolus_max_duration_ms=_int(bol, "clinician_max_duration_ms", "bolus", cmin_d),
         priming_duration_ms=_int(bol, "priming_duration_ms", "bolus", 1),
@@ -171,6 +235,7 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
         patient_max_per_24h=_int(pb, "max_per_24h", "patient_bolus", 1),
         drugs=drugs,
         mechanism=_mechanism(doc),
+        **_alarms_and_clock(doc),
     )
 
 

@@ -1,7 +1,14 @@
-"""The therapy state machine (built with the ``transitions`` library).
+"""The pump's state machine (built with the ``transitions`` library): therapy and alarms as two
+parallel regions of one hierarchical machine.
 
-Delivery states only; alarms are an orthogonal set kept by :mod:`firmware_sim.alarms`, so a bolus
-runs during a low-reservoir alarm without a copied state per combination.
+The therapy region holds the delivery states (idle = STOPPED, INFUSING, BOLUS, REFILL, EMPTY,
+FAULT, END_OF_SERVICE). The alarm region is itself parallel: one sub-region per alarm, each
+``off`` -> ``sounding`` -> ``silenced`` (acknowledged) -> ``off``, so "low-reservoir alarm" is the
+state ``pump__alarms__LOW_RESERVOIR__sounding`` a reader finds in the machine, and alarms stay
+orthogonal to therapy (a bolus runs while the low-reservoir alarm sounds). :func:`pump_machine`
+builds the whole machine; :func:`state_diagram` draws it (Mermaid, generated into
+``docs/state-machine.md`` by ``python -m firmware_sim.statemachine``). The alarm latching the pump
+applies (:data:`CLEARED_BY_ACK`) is read from this declaration.
 
 Transitions table (trigger: sources -> destination [condition]):
 
@@ -33,9 +40,12 @@ transitions per simulated year.
 """
 from __future__ import annotations
 
-from transitions import Machine, MachineError
+from typing import Any
 
-from .enums import TherapyState
+from transitions import Machine, MachineError
+from transitions.extensions.diagrams import HierarchicalGraphMachine
+
+from .enums import Alarm, TherapyState
 
 S = TherapyState
 _ALL_BUT_EOS = [s.name for s in S if s is not S.END_OF_SERVICE]
@@ -113,3 +123,101 @@ def _compile(machine: Machine) -> dict[tuple[str, str], list[tuple[str, tuple[st
                 table.setdefault((name, source), []).append(
                     (t.dest, tuple(c.func for c in t.conditions)))
     return table
+
+
+# --- the alarm region and the whole machine ----------------------------------------------------
+SEP = "__"  # state path separator (state names themselves contain single underscores)
+# how each alarm ends: "ack" (an acknowledgement clears it), "condition" (it stays, silenced,
+# until its condition ends, e.g. a completed refill) or "never" (the battery does not recover)
+ALARM_ENDS: dict[Alarm, str] = {
+    Alarm.LOW_RESERVOIR: "condition", Alarm.EMPTY_RESERVOIR: "condition",
+    Alarm.REFILL_DUE: "condition", Alarm.BATTERY_ERI: "never", Alarm.END_OF_SERVICE: "never",
+    Alarm.MOTOR_STALL: "ack", Alarm.MEMORY_ERROR: "ack", Alarm.REFILL_DISCREPANCY: "ack",
+    Alarm.REDUCED_BATTERY: "never",
+}
+
+
+def alarm_transitions(alarm: Alarm) -> list[dict[str, Any]]:
+    """The transitions of one alarm's sub-region (state names relative to the region)."""
+    a = alarm.name
+    out: list[dict[str, Any]] = [{"trigger": f"raise_{a}", "source": "off", "dest": "sounding"}]
+    if ALARM_ENDS[alarm] == "ack":
+        out.append({"trigger": f"ack_{a}", "source": "sounding", "dest": "off"})
+    else:
+        out.append({"trigger": f"ack_{a}", "source": "sounding", "dest": "silenced"})
+    if ALARM_ENDS[alarm] == "condition":
+        out.append({"trigger": f"clear_{a}", "source": ["sounding", "silenced"], "dest": "off"})
+    return out
+
+
+CLEARED_BY_ACK = frozenset(a for a in Alarm if any(
+    t["trigger"].startswith("ack_") and t["dest"] == "off" for t in alarm_transitions(a)))
+
+
+def _path(*parts: str) -> str:
+    return SEP.join(parts)
+
+
+class _State(HierarchicalGraphMachine.state_cls):  # type: ignore[name-defined, misc]
+    separator = SEP
+
+
+class _PumpMachine(HierarchicalGraphMachine):
+    state_cls = _State
+
+
+def pump_machine(model: Any = None) -> HierarchicalGraphMachine:
+    """The whole machine: ``pump`` with the parallel regions ``therapy`` (the transitions of
+    :data:`TRANSITIONS`) and ``alarms`` (one parallel sub-region per :class:`Alarm`)."""
+    therapy = {"name": "therapy", "children": [s.name for s in S], "initial": "STOPPED"}
+    alarms = {"name": "alarms", "parallel": [
+        {"name": a.name, "children": ["off", "sounding", "silenced"], "initial": "off"}
+        for a in Alarm]}
+    transitions: list[dict[str, Any]] = []
+    for t in TRANSITIONS:
+        src = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        transitions.append({**t, "source": [_path("pump", "therapy", x) for x in src],
+                            "dest": _path("pump", "therapy", t["dest"])})
+    for a in Alarm:
+        for t in alarm_transitions(a):
+            src = t["source"] if isinstance(t["source"], list) else [t["source"]]
+            transitions.append({**t, "source": [_path("pump", "alarms", a.name, x) for x in src],
+                                "dest": _path("pump", "alarms", a.name, t["dest"])})
+    holder = model if model is not None else _ConditionModel()
+    return _PumpMachine(model=holder, states=[{"name": "pump", "parallel": [therapy, alarms]}],
+                        transitions=transitions, initial="pump", auto_transitions=False,
+                        graph_engine="mermaid", show_conditions=True,
+                        title="intrapump state machine")
+
+
+class _ConditionModel:
+    """A model for drawing: the therapy conditions (never consulted while drawing)."""
+
+    def resume_infusing(self) -> bool:
+        return False
+
+    def bridge_needed(self) -> bool:
+        return False
+
+
+def state_diagram() -> str:
+    """The Mermaid source of the whole machine's diagram (deterministic)."""
+    return str(pump_machine().get_graph().draw(None)).rstrip() + "\n"
+
+
+def state_diagram_document() -> str:
+    """docs/state-machine.md: the generated diagram with a short legend."""
+    return (
+        "# The pump's state machine\n\n"
+        "Generated from `firmware_sim/statemachine.py` by `python -m firmware_sim.statemachine "
+        "> docs/state-machine.md`; a test fails when this file and the machine drift apart.\n\n"
+        "Two parallel regions: `therapy` (idle = STOPPED, INFUSING, BOLUS, REFILL, EMPTY, "
+        "FAULT, END_OF_SERVICE) and `alarms`, one sub-region per alarm (`off`, `sounding`, "
+        "`silenced` once acknowledged). Alarms are orthogonal to therapy: a bolus runs while "
+        "the low-reservoir alarm sounds (`pump__alarms__LOW_RESERVOIR__sounding`). "
+        "Conditions are shown in brackets.\n\n"
+        "```mermaid\n" + state_diagram() + "```\n")
+
+
+if __name__ == "__main__":  # pragma: no cover - documentation generator
+    print(state_diagram_document(), end="")

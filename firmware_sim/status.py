@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .enums import Alarm, AlarmPriority, BolusKind, DenialReason, TherapyState
+from .enums import Alarm, AlarmPriority, BolusKind, DenialReason, TherapyState, Tone
 
 
 @dataclass(frozen=True)
 class AlarmStatus:
-    """An active alarm, its priority, raise time (pump run ms) and acknowledgement."""
+    """An active alarm, its priority, raise time (pump run ms) and acknowledgement, and how it
+    sounds: ``tone`` repeated every ``repeat_ms`` until acknowledged (the profile's table)."""
 
     alarm: Alarm
     priority: AlarmPriority
     raised_ms: int
     acked: bool
+    tone: Tone = Tone.NONE
+    repeat_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class PumpStatus:
     drug_name: str | None
     concentration_ug_per_ml: int | None
     event_count: int
+    annunciation: Tone = Tone.NONE  # what sounds now: the loudest unacknowledged alarm's tone
+    safe_mode: str | None = None  # why the pump runs at the minimum rate (None: it does not)
+    keep_open: bool = False  # a dose window's limit holds the pump at its keep-open rate
+    clock_drift_ppm: int = 0  # the profile's run-clock drift against real time
+    clock_drift_ms: int = 0  # drift the run clock has accumulated since it started (ms)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from protocol import messages as wire
 from protocol.messages import PROTOCOL_MINOR
 from protocol.decoder import StreamDecoder
 from protocol.enums import (FAULT_WIRE, Alarm, AlarmPriority, BolusKind, FaultAction, FaultKind,
-                            FrameKind, MessageType as MT, Role, Weekday)
+                            FrameKind, MessageType as MT, Role, Tone, Weekday)
 from protocol.errors import NakCode, ProtocolError
 from protocol.frame import Frame, encode_frame
 from protocol.keys import DEVELOPMENT_KEYS
@@ -733,8 +733,13 @@ class PumpClient:
     def alarms(self) -> list[AlarmInfo]:
         """The active alarms."""
         return [AlarmInfo(_enum(Alarm, a["alarm"]), _enum(AlarmPriority, a["priority"]),
-                          a["raised_ms"], bool(a["acknowledged"]))
+                          a["raised_ms"], bool(a["acknowledged"]), _enum(Tone, a["tone"]),
+                          a["repeat_ms"])
                 for a in self.request(MT.GET_ALARMS)["alarms"]]
+
+    def alarm_test(self) -> None:
+        """Sound both alarm tones once on the pump (clinician; logged as ALARM_TEST)."""
+        self.request(MT.ALARM_TEST)
 
     def ack_alarm(self, alarm: int) -> None:
         """Acknowledge an alarm (Alarm or its id)."""

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from protocol.enums import (Alarm, AlarmPriority, BolusKind, DenialReason, TherapyState,
+from protocol.enums import (Alarm, AlarmPriority, BolusKind, DenialReason, TherapyState, Tone,
                             Weekday)
 
 
@@ -223,6 +223,8 @@ class AlarmInfo(_Record):
     priority: AlarmPriority
     raised_ms: int
     acknowledged: bool
+    tone: Tone = Tone.NONE  # how the alarm sounds
+    repeat_ms: int = 0  # interval the tone repeats at
 
 
 @dataclass(frozen=True)

@@ -180,12 +180,21 @@ def patient_settings(draw: st.DrawFn, profile: ProfileLike = None, *, drug: str 
             raise ValueError(f"no patient bolus fits: the plan leaves {budget} ug of the hard "
                              f"daily limit of {drug}")
         hi_dose = min(hi_dose, budget)
+        # the rate ceiling: one bolus within its duration on top of the plan's highest step
+        room = p.max_rate_nl_per_day - max((r for _, r in steps or []), default=0)
+        hi_dose = min(hi_dose, room * p.patient_max_duration_ms // DAY_MS
+                      * concentration_ug_per_ml // PG_PER_UG)
+        if hi_dose < lo_dose:
+            raise ValueError("no patient bolus fits under the maximum rate")
     dose = draw(st.integers(lo_dose, hi_dose))
+    lo_min = p.patient_min_duration_ms // MINUTE_MS
     if drug is not None and concentration_ug_per_ml is not None:
         hi_n = min(hi_n, budget // dose)
+        volume = dose * PG_PER_UG // concentration_ug_per_ml
+        lo_min = max(lo_min, -(-volume * DAY_MS // (room * MINUTE_MS)))
     return {
         "patient_bolus_dose_ug": dose,
-        "patient_bolus_duration_ms": draw(st.integers(p.patient_min_duration_ms // MINUTE_MS,
+        "patient_bolus_duration_ms": draw(st.integers(lo_min,
                                                       p.patient_max_duration_ms // MINUTE_MS)) * MINUTE_MS,
         "patient_lockout_ms": draw(st.integers(p.patient_min_lockout_ms // MINUTE_MS,
                                                p.patient_max_lockout_ms // MINUTE_MS)) * MINUTE_MS,

@@ -10,11 +10,11 @@ import dataclasses
 import enum
 
 from vocabulary import (ALARM_PRIORITY, AckWarning, Alarm, AlarmPriority, BolusKind,
-                        DenialReason, EventKind, Role, TherapyState, Weekday)
+                        DenialReason, EventKind, Role, TherapyState, Tone, Weekday)
 
 __all__ = ["ALARM_PRIORITY", "AckWarning", "Alarm", "AlarmPriority", "BolusKind",
            "DenialReason", "EventKind", "FaultKind", "Flag", "FrameKind", "MessageType", "Role",
-           "TherapyState", "Weekday"]
+           "TherapyState", "Tone", "Weekday"]
 
 
 class MessageType(enum.IntEnum):
@@ -49,6 +49,7 @@ class MessageType(enum.IntEnum):
     GET_ALARMS = 0x40
     ACK_ALARM = 0x41
     READ_LOG = 0x42
+    ALARM_TEST = 0x43
     GET_CLOCK = 0x50
     SET_CLOCK = 0x51
     SET_TELEMETRY = 0x52
@@ -89,21 +90,6 @@ class Flag(enum.IntFlag):
 
     KIND_MASK = 0x03
     TAG = 0x04  # a 16-byte session authentication tag follows the payload
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 class FaultKind(enum.IntEnum):

@@ -92,6 +92,8 @@ AlarmEntry = Struct(
     "priority" / Int8ub * "AlarmPriority: LOW=1, MEDIUM=2, HIGH=3",
     "raised_ms" / Int64ub * "pump time the alarm was raised, ms",
     "acknowledged" / Int8ub * "1 if acknowledged, else 0",
+    "tone" / Int8ub * "Tone the alarm sounds (until acknowledged)",
+    "repeat_ms" / Int32ub * "interval the tone repeats at, ms",
 )
 
 LogEntry10 = Struct(
@@ -272,6 +274,7 @@ AlarmList = Struct(
 AckAlarm = Struct(
     "alarm" / Int8ub * "Alarm id to acknowledge",
 )
+AlarmTest = EMPTY
 ReadLog = Struct(
     "start_index" / Int32ub * "index of the first entry wanted",
     "count" / Int8ub * "entries wanted, 1..16",
@@ -371,6 +374,7 @@ REGISTRY: dict[MT, MessageSpec] = {s.msg_type: s for s in [
     _spec(MT.GET_ALARMS, GetAlarms, "request", "list active alarms", (MT.ALARM_LIST,)),
     _spec(MT.ACK_ALARM, AckAlarm, "request", "acknowledge an alarm", _ACK),
     _spec(MT.READ_LOG, ReadLog, "request", "read a page of the event log", (MT.LOG_PAGE,)),
+    _spec(MT.ALARM_TEST, AlarmTest, "request", "sound both alarm tones once", _ACK),
     _spec(MT.GET_CLOCK, GetClock, "request", "read the pump clock", (MT.CLOCK,)),
     _spec(MT.SET_CLOCK, SetClock, "request", "set the pump clock", _ACK),
     _spec(MT.SET_TELEMETRY, SetTelemetry, "request", "enable/disable periodic STATUS_PUSH", _ACK),

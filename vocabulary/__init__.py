@@ -8,8 +8,8 @@ Values are the wire values (u8 unless PROTOCOL.md says otherwise).
 from __future__ import annotations
 
 from .therapy import (ALARM_PRIORITY, Alarm, AlarmPriority, BolusKind, DenialReason,
-                      DENIAL_PRECEDENCE, Role, TherapyState, Weekday)
+                      DENIAL_PRECEDENCE, Role, TherapyState, Tone, Weekday)
 from .records import AckWarning, EventKind
 
 __all__ = ["ALARM_PRIORITY", "AckWarning", "Alarm", "AlarmPriority", "BolusKind",
-           "DENIAL_PRECEDENCE", "DenialReason", "EventKind", "Role", "TherapyState", "Weekday"]
+           "DENIAL_PRECEDENCE", "DenialReason", "EventKind", "Role", "TherapyState", "Tone", "Weekday"]

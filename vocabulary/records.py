@@ -26,6 +26,13 @@ class EventKind(enum.IntEnum):
     REFILL_DUE_DATE = 16
     CLOCK_SET = 17
     REFUSED = 18
+    # 0x20..0x2F: the pump model's limits, power and annunciation
+    BATTERY_FORECAST = 0x20
+    SAFE_MODE = 0x21
+    SAFE_MODE_END = 0x22
+    ALARM_TEST = 0x23
+    DOSE_WINDOW_LIMIT = 0x24
+    DOSE_WINDOW_END = 0x25
     OTHER = 0xFFFF
 
 

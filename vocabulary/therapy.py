@@ -35,6 +35,7 @@ class Alarm(enum.IntEnum):
     MOTOR_STALL = 5
     MEMORY_ERROR = 6
     REFILL_DISCREPANCY = 7
+    REDUCED_BATTERY = 8  # reduced battery performance: minimum-rate safe mode
 
     @property
     def priority(self) -> AlarmPriority:
@@ -56,7 +57,16 @@ ALARM_PRIORITY: dict[Alarm, AlarmPriority] = {
     Alarm.MOTOR_STALL: AlarmPriority.HIGH,
     Alarm.MEMORY_ERROR: AlarmPriority.HIGH,
     Alarm.REFILL_DISCREPANCY: AlarmPriority.MEDIUM,
+    Alarm.REDUCED_BATTERY: AlarmPriority.HIGH,
 }
+
+
+class Tone(enum.IntEnum):
+    """How an alarm sounds (u8): a one-second single tone or a three-second two-tone alarm."""
+
+    NONE = 0
+    SINGLE_TONE_1S = 1
+    TWO_TONE_3S = 2
 
 
 class BolusKind(enum.IntEnum):

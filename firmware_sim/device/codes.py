@@ -40,6 +40,7 @@ _FIELD_NAMES: dict[MT, dict[str, str]] = {
                                                   "recover_after_ms", "duration_ms")},
     MT.REFILL_COMPLETE: {"schedule": "concentration_ug_per_ml",
                          "patient_bolus": "concentration_ug_per_ml"},
+    MT.SET_SCHEDULE: {"patient_bolus": "steps"},
 }
 _PLAN_PREFIX = re.compile(r"^schedule\.plans\[[A-Z_]+\]\.?")
 

@@ -102,6 +102,7 @@ class Dispatcher:
             MT.REFILL_COMPLETE: self.refill_complete,
             MT.GET_ALARMS: self.get_alarms,
             MT.ACK_ALARM: self.ack_alarm,
+            MT.ALARM_TEST: self.alarm_test,
             MT.READ_LOG: self.read_log,
             MT.GET_CLOCK: self.get_clock,
             MT.SET_CLOCK: self.set_clock,
@@ -371,8 +372,14 @@ class Dispatcher:
         """ALARM_LIST: the active alarms, raise times on the run clock."""
         return MT.ALARM_LIST, {"alarms": [
             {"alarm": int(a.alarm), "priority": int(a.priority),
-             "raised_ms": self._t(a.raised_ms), "acknowledged": int(a.acked)}
+             "raised_ms": self._t(a.raised_ms), "acknowledged": int(a.acked),
+             "tone": int(a.tone), "repeat_ms": a.repeat_ms}
             for a in self.pump.status().alarms]}
+
+    def alarm_test(self, f: Fields) -> Response:
+        """Sound both alarm tones once (logged as ALARM_TEST)."""
+        self.pump.alarm_test()
+        return MT.ACK, {"request_type": int(MT.ALARM_TEST)}
 
     def ack_alarm(self, f: Fields) -> Response:
         """Acknowledge an active alarm (INVALID_FIELD for an unknown alarm id)."""

@@ -14,7 +14,13 @@ log = logging.getLogger(__name__)
 class BolusMixin(PumpCore):
     """Starting, checking and cancelling boluses."""
 
-    def _check_bolus_common(self, volume_nl: int, duration_ms: int, dmin: int, dmax: int) -> None:
+    def _no_bolus_in_safe_mode(self) -> None:
+        if self.safe_mode is not None:
+            raise self._reject(RejectCode.INVALID_STATE, "",
+                               f"no bolus in the minimum-rate safe mode ({self.safe_mode})")
+
+    def _check_bolus_common(self, volume_nl: int, duration_ms: int, dmin: int, dmax: int,
+                            volume_field: str = "volume_nl") -> None:
         if not isinstance(duration_ms, int) or not dmin <= duration_ms <= dmax:
             raise self._reject(RejectCode.DURATION_OUT_OF_RANGE, "duration_ms",
                                f"{duration_ms!r} outside [{dmin}, {dmax}] ms")
@@ -23,6 +29,7 @@ class BolusMixin(PumpCore):
         if volume_nl > self.reservoir_nl:
             raise self._reject(RejectCode.INSUFFICIENT_RESERVOIR, "volume_nl",
                                f"{volume_nl} nL requested, {self.reservoir_nl} nL in the reservoir")
+        self._check_bolus_rate(volume_nl, duration_ms, dmax, volume_field)
         if not self._bolus_fits_limit(volume_nl):
             raise self._reject(RejectCode.HARD_DAILY_LIMIT, "volume_nl",
                                "the bolus would exceed the drug's hard daily limit over 24 h")
@@ -35,8 +42,11 @@ class BolusMixin(PumpCore):
 
         Rejections: BOLUS_ACTIVE, INVALID_STATE, NO_PROGRAM, INVALID_ARGUMENT (not exactly one of
         volume/dose), DURATION_OUT_OF_RANGE, VOLUME_OUT_OF_RANGE, DOSE_OUT_OF_RANGE,
-        INSUFFICIENT_RESERVOIR, HARD_DAILY_LIMIT."""
+        INSUFFICIENT_RESERVOIR, RATE_OUT_OF_RANGE (on top of the schedule's highest step the
+        bolus would run faster than the profile's maximum rate; see
+        :mod:`firmware_sim.pump.ceiling`), HARD_DAILY_LIMIT."""
         self._require_state("begin_bolus", "clinician bolus")
+        self._no_bolus_in_safe_mode()
         if self.concentration_ug_per_ml is None:
             raise self._reject(RejectCode.NO_PROGRAM, "drug_name", "no drug programmed")
         if (volume_nl is None) == (dose_ug is None):
@@ -50,7 +60,8 @@ class BolusMixin(PumpCore):
             raise self._reject(RejectCode.VOLUME_OUT_OF_RANGE, "volume_nl", "not an integer")
         p = self.profile
         self._check_bolus_common(volume_nl, duration_ms, p.clinician_bolus_min_duration_ms,
-                                 p.clinician_bolus_max_duration_ms)
+                                 p.clinician_bolus_max_duration_ms,
+                                 "volume_nl" if dose_ug is None else "dose_ug")
         self._start_bolus(BolusKind.CLINICIAN, volume_nl, duration_ms)
         self._commit()
 
@@ -61,6 +72,7 @@ class BolusMixin(PumpCore):
         Rejections as for a clinician bolus."""
         if self.state is not S.STOPPED:
             raise self._reject(RejectCode.INVALID_STATE, "", "priming only while STOPPED")
+        self._no_bolus_in_safe_mode()
         if self.concentration_ug_per_ml is None:
             raise self._reject(RejectCode.NO_PROGRAM, "drug_name", "no drug programmed")
         p = self.profile
@@ -111,7 +123,7 @@ class BolusMixin(PumpCore):
                                                         and self.resume_infusing)
         if cfg is None:
             reason = DenialReason.NOT_CONFIGURED
-        elif not schedule_running:
+        elif not schedule_running or self.safe_mode is not None:
             reason = DenialReason.NOT_INFUSING
         else:
             waits = self._patient_waits(cfg)
@@ -119,7 +131,7 @@ class BolusMixin(PumpCore):
                               DenialReason.BOLUS_ACTIVE):
                 if candidate in waits:
                     reason = reason or candidate
-            if reason is None and not self._bolus_fits_limit(vol):
+            if reason is None and (self.keep_open or not self._bolus_fits_limit(vol)):
                 reason = DenialReason.HARD_DAILY_LIMIT
             if reason is not None and waits:
                 next_ok = max(waits.values())

@@ -14,7 +14,7 @@ from transitions import MachineError
 
 from ..alarms import AlarmSet
 from ..clock import Clock
-from ..enums import Alarm, RejectCode, TherapyState
+from ..enums import Alarm, RejectCode, TherapyState, Tone
 from ..errors import Rejected
 from ..profile import DAY_MS, Profile
 from ..schedule import CompiledSchedule, Schedule, validate_schedule
@@ -33,7 +33,15 @@ PERSIST = ("t_ms", "wall_offset_ms", "resume_infusing", "drug_name", "concentrat
            "withdrawn_reported_nl", "dose_pg", "basal_rem", "bolus", "path_old_nl",
            "path_old_conc", "bolus_history", "patient_cfg", "patient_history", "refill_phase",
            "refill_due_ms", "segments", "epoch", "past_epochs")
-NULLABLE = frozenset({"refill_due_ms", "concentration_ug_per_ml"})
+NULLABLE = frozenset({"refill_due_ms", "concentration_ug_per_ml", "filled_at_ms"})
+# fields added since the first stored states: (default, allowed types) when a saved state lacks them
+PERSIST_ADDED: dict[str, tuple[Any, tuple[type, ...]]] = {
+    "filled_at_ms": (None, (int, type(None))),
+    "safe_mode": (None, (str, type(None))),
+    "eri_daily_volume_nl": (None, (int, type(None))),
+    "dose_window": (None, (list, type(None))),
+    "keep_open": (False, (bool,)),
+}
 PATIENT_KEYS = ("dose_ug", "duration_ms", "lockout_ms", "max_per_24h")
 FOREVER = 1 << 80  # a run time beyond any pump's life (ms)
 
@@ -90,6 +98,11 @@ class PumpCore:
     refill_due_ms: int | None
     segments: int
     battery_start_ms: int
+    filled_at_ms: int | None
+    safe_mode: str | None
+    eri_daily_volume_nl: int | None  # the daily volume the ERI reserve was computed for
+    dose_window: list[int] | None
+    keep_open: bool
     _pending: list[tuple[int, str, dict[str, Any]]]
     _subscribers: list[Callable[[Event], None]]
     _committed_t_ms: int
@@ -188,9 +201,18 @@ class PumpCore:
         if self.machine.state != old:
             self._event("STATE", old=old, new=self.machine.state, trigger=name)
 
+    def annunciation(self, alarm: Alarm) -> tuple[Tone, int]:
+        """How ``alarm`` sounds: (tone, repeat interval ms), from the profile's [alarms]."""
+        p = self.profile
+        if alarm.name in p.two_tone_alarms:
+            return Tone.TWO_TONE_3S, p.two_tone_repeat_ms
+        return Tone.SINGLE_TONE_1S, p.single_tone_repeat_ms
+
     def _raise_alarm(self, alarm: Alarm, **details: Any) -> None:
         if self.alarms.raise_(alarm, self.t_ms):
-            self._event("ALARM_RAISED", alarm=alarm.name, priority=alarm.priority.name, **details)
+            tone, repeat = self.annunciation(alarm)
+            self._event("ALARM_RAISED", alarm=alarm.name, priority=alarm.priority.name,
+                        tone=tone.name, repeat_ms=repeat, **details)
 
     def _clear_alarm(self, alarm: Alarm) -> None:
         if self.alarms.clear(alarm):

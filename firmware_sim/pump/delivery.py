@@ -25,8 +25,11 @@ class DeliveryMixin(PumpCore):
 
     def tick(self, *, commit: bool = True) -> None:
         """Advance to the pump clock's now (no-op if the clock is behind the run time);
-        ``commit`` as for :meth:`advance_to`."""
+        ``commit`` as for :meth:`advance_to`. The run clock drifts against the clock by the
+        profile's ``clock_drift_ppm`` (status: ``clock_drift_ppm``, ``clock_drift_ms``), which
+        is how drift scenarios are tested."""
         now = self.clock.now_ms()
+        now += now * self.profile.clock_drift_ppm // 1_000_000  # the profile's clock drift
         if now > self.t_ms:
             self.advance_to(now, commit=commit)
 
@@ -68,30 +71,37 @@ class DeliveryMixin(PumpCore):
         target = _FOREVER if until_ms is None else until_ms
         res, deliv, rem, path = self.reservoir_nl, self.delivered_nl, self.basal_rem, \
             self.path_old_nl
+        counted = self._window_counted_pg()
+        conc = self._limit_conc()
         while t < target:
-            dt, vol, rem = self._plan_segment(t, target, res, deliv, rem, path)
+            dt, vol, rem, cnt = self._plan_segment(t, target, res, deliv, rem, path, counted)
             vol = min(vol, res)
             res -= vol
             deliv += vol
             path -= min(vol, path)
+            counted += min(cnt, vol) * conc
             t += dt
-            if self._would_log(t, res, deliv, path):
+            if self._would_log(t, res, deliv, path, counted):
                 return t
         return None
 
-    def _would_log(self, t: int, reservoir_nl: int, delivered_nl: int, path_old_nl: int) -> bool:
+    def _would_log(self, t: int, reservoir_nl: int, delivered_nl: int, path_old_nl: int,
+                   counted_pg: int) -> bool:
         """Whether :meth:`_after_segment` acts at run time ``t`` with these moving quantities
         (the other state as it is now): some threshold row holds."""
         for row in THRESHOLDS:
-            d = row.distance(self, t, reservoir_nl, delivered_nl, path_old_nl)  # type: ignore[arg-type]
+            d = row.distance(self, t, reservoir_nl, delivered_nl, path_old_nl,  # type: ignore[arg-type]
+                             counted_pg)
             if d is not None and d <= 0:
                 return True
         return False
 
     def _segment(self, target: int) -> None:
-        dt, vol, rem = self._plan_segment(self.t_ms, target, self.reservoir_nl,
-                                          self.delivered_nl, self.basal_rem, self.path_old_nl)
+        dt, vol, rem, counted = self._plan_segment(self.t_ms, target, self.reservoir_nl,
+                                                   self.delivered_nl, self.basal_rem,
+                                                   self.path_old_nl, self._window_counted_pg())
         if vol:
+            self._count_window(min(counted, vol))
             if vol >= self.reservoir_nl:
                 vol = self.reservoir_nl
             self.reservoir_nl -= vol
@@ -107,10 +117,12 @@ class DeliveryMixin(PumpCore):
         self._mark_midnight()  # type: ignore[attr-defined]
         self._after_segment()
 
-    def _volume_function(self, t: int, rem: int, end: int) -> tuple[Callable[[int], int], int,
-                                                                      Callable[[int], int]]:
+    def _volume_function(self, t: int, rem: int, end: int
+                         ) -> tuple[Callable[[int], int], int, Callable[[int], int],
+                                    Callable[[int], int]]:
         """Delivery from run time ``t`` while delivering: (volume nL in the first x ms, the end
-        of the segment it is valid for, basal integral in nL/day x ms over the first x ms).
+        of the segment it is valid for, basal integral in nL/day x ms over the first x ms,
+        volume the dose window counts in the first x ms: basal and patient bolus).
 
         The basal schedule is integrated in closed form across step boundaries (the remainder
         ``rem`` carried, so the volume is ``floor((integral + rem) / day)`` however the time is
@@ -120,40 +132,46 @@ class DeliveryMixin(PumpCore):
         bridge = bol is not None and bol["kind"] == BolusKind.BRIDGE
         compiled = self.compiled if self.resume_infusing else None
         basal: Callable[[int], int] = _zero
-        if compiled is not None:
+        if compiled is not None and self.safe_mode is not None:
+            basal = self.profile.min_rate_nl_per_day.__mul__
+        elif compiled is not None and self.keep_open:
+            basal = self.profile.keep_open_nl_per_day.__mul__
+        elif compiled is not None:
             wall0 = t + self.wall_offset_ms
             if bridge:
                 _, rate, nxt = compiled.lookup(wall0)
-                rate = rate * bol["num"] // bol["den"]  # type: ignore[index]
+                rate = self._bridge_rate(rate, bol["num"], bol["den"])  # type: ignore[index]
                 end = min(end, nxt - self.wall_offset_ms)
                 basal = rate.__mul__
             else:
                 cum = compiled.cumulative_x_day_ms
                 c0 = cum(wall0)
                 basal = lambda x: cum(wall0 + x) - c0  # noqa: E731
+        base: Callable[[int], int] = lambda x: (basal(x) + rem) // DAY_MS  # noqa: E731
         if bol is None or bridge:
-            return (lambda x: (basal(x) + rem) // DAY_MS), end, basal
+            return base, end, basal, base
         bV, bD = bol["volume_nl"], bol["duration_ms"]
         e0 = t - bol["start_ms"]
         b0 = bV * e0 // bD
-        return (lambda x: (basal(x) + rem) // DAY_MS + bV * (e0 + x) // bD - b0), end, basal
+        f: Callable[[int], int] = lambda x: base(x) + bV * (e0 + x) // bD - b0  # noqa: E731
+        return f, end, basal, (f if bol["kind"] == BolusKind.PATIENT else base)
 
     def _plan_segment(self, t: int, target: int, reservoir_nl: int, delivered_nl: int,
-                      rem: int, path_old_nl: int) -> tuple[int, int, int]:
+                      rem: int, path_old_nl: int, counted_pg: int
+                      ) -> tuple[int, int, int, int]:
         """The next segment from run time ``t`` (at most to ``target``) with the given moving
         quantities and the pump's other state: (duration ms >= 1, volume nL before the reservoir
-        cap, basal remainder after it). It ends at the first crossing of a threshold row (one
-        ms on when a row holds already), at the next wall-clock midnight (the delivered counter of
+        cap, basal remainder after it, volume the dose window counts). It ends at the first
+        crossing of a threshold row, at the next wall-clock midnight (the delivered counter of
         the day restarts there) or at ``target``. Pure: changes nothing."""
         end = min(target, next_midnight_run_ms(t, self.wall_offset_ms))
         armed: list[tuple[Measure, int]] = []
         for row in THRESHOLDS:
-            d = row.distance(self, t, reservoir_nl, delivered_nl, path_old_nl)  # type: ignore[arg-type]
-            if d is None:
-                continue
-            if d <= 0:
-                end = min(end, t + 1)
-            elif row.measure is Measure.TIME:
+            d = row.distance(self, t, reservoir_nl, delivered_nl, path_old_nl,  # type: ignore[arg-type]
+                             counted_pg)
+            if d is None or d <= 0:
+                continue  # a row that holds already is acted on at the segment's end
+            if row.measure is Measure.TIME:
                 end = min(end, t + d)
             else:
                 armed.append((row.measure, d))
@@ -161,8 +179,9 @@ class DeliveryMixin(PumpCore):
         delivering = st == "INFUSING" or st == "BOLUS"
         f: Callable[[int], int] = _zero
         basal: Callable[[int], int] = _zero
+        counted: Callable[[int], int] = _zero
         if delivering:
-            f, end, basal = self._volume_function(t, rem, end)
+            f, end, basal, counted = self._volume_function(t, rem, end)
         dt = end - t
         vol = f(dt)
         for measure, d in armed:
@@ -170,19 +189,23 @@ class DeliveryMixin(PumpCore):
                 if vol >= d:
                     dt = _first_reaching(f, d, dt)
                     vol = f(dt)
+            elif measure is Measure.COUNTED:
+                if counted(dt) >= d:
+                    dt = _first_reaching(counted, d, dt)
+                    vol = f(dt)
             else:
                 idle, motor = self._battery_consts()[:2]
                 g: Callable[[int], int] = lambda x: idle * x + motor * f(x)  # noqa: E731
                 if g(dt) >= d:
                     dt = _first_reaching(g, d, dt)
                     vol = f(dt)
-        return dt, vol, ((basal(dt) + rem) % DAY_MS if delivering else rem)
+        return dt, vol, ((basal(dt) + rem) % DAY_MS if delivering else rem), counted(dt)
 
     def _after_segment(self) -> None:
         """Act on every threshold row that holds at the new run time, in table order."""
         for row in THRESHOLDS:
             d = row.distance(self, self.t_ms, self.reservoir_nl, self.delivered_nl,  # type: ignore[arg-type]
-                             self.path_old_nl)
+                             self.path_old_nl, self._window_counted_pg())
             if d is not None and d <= 0:
                 row.fire(self)  # type: ignore[arg-type]
 
@@ -251,6 +274,9 @@ class DeliveryMixin(PumpCore):
                       "start_ms": self.t_ms}
         if self.machine.state != "REFILL":  # from REFILL, finish_refill goes to BOLUS itself
             self._trigger("begin_bolus")
+        top = self.compiled.max_rate_nl_per_day if self.compiled is not None else 0
+        num, den = self.concentration_ug_per_ml, self.path_old_conc
         self._event("BOLUS_START", bolus_kind="BRIDGE", volume_nl=self.path_old_nl,
-                    old_concentration_ug_per_ml=self.path_old_conc,
-                    concentration_ug_per_ml=self.concentration_ug_per_ml)
+                    old_concentration_ug_per_ml=den, concentration_ug_per_ml=num,
+                    rate_nl_per_day=top * num // den,
+                    capped_rate_nl_per_day=self._bridge_rate(top, num, den))

@@ -106,6 +106,8 @@ class LimitsMixin(PumpCore):
             self.epoch = [self.t_ms, self.wall_offset_ms, self._limit_conc(),
                           self.concentration_ug_per_ml or 0]
             self._epoch_schedule = self._schedule
+        self._update_eri_reserve()
+        self._sync_window()
         since = self.t_ms - DAY_MS
         self.past_epochs = [e for e in self.past_epochs if e[1] > since]
         kept = {id(e[4]) for e in self.past_epochs}

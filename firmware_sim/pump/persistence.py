@@ -17,7 +17,7 @@ from ..schedule import CompiledSchedule, Schedule, validate_schedule
 from ..statemachine import TherapyMachine
 from ..storage import Storage
 from .core import PERSIST as _PERSIST, NULLABLE as _NULLABLE, PATIENT_KEYS as _PATIENT_KEYS
-from .core import STATE_VERSION, PumpCore, S, is_int as _is_int
+from .core import PERSIST_ADDED, STATE_VERSION, PumpCore, S, is_int as _is_int
 from .fault_state import FaultState
 from .ledger import TruthLedger
 
@@ -56,6 +56,8 @@ class PersistenceMixin(PumpCore):
         self.refill_due_ms: int | None = None
         self.segments = 0
         self.battery_start_ms = self.t_ms
+        for k, (default, _) in PERSIST_ADDED.items():
+            setattr(self, k, default)
         # therapy epochs (see "Daily limits"): the open one [since_ms, offset_ms, limit conc,
         # conc] or None, and the closed ones of the last 24 h [start, end, offset, conc, schedule]
         self.epoch: list[int] | None = None
@@ -72,6 +74,8 @@ class PersistenceMixin(PumpCore):
         d["battery_start_ms"] = self.battery_start_ms
         d["faults"] = self.faults.to_dict()
         d["delivery_marks"] = [self.delivered_at_refill_nl, self.delivered_at_midnight_nl]
+        for k in PERSIST_ADDED:
+            d[k] = getattr(self, k)
         return d
 
     def _to_dict(self) -> dict[str, Any]:
@@ -111,6 +115,11 @@ class PersistenceMixin(PumpCore):
         if not (isinstance(marks, list) and len(marks) == 2 and all(map(_is_int, marks))):
             raise ValueError("delivery marks")
         self.delivered_at_refill_nl, self.delivered_at_midnight_nl = marks
+        for k, (default, types) in PERSIST_ADDED.items():
+            v = d.get(k, default)
+            if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
+                raise TypeError(f"{k} has the wrong type")
+            setattr(self, k, v)
         self.machine = TherapyMachine(S[d["state"]])
         self.alarms = AlarmSet.from_list(d["alarms"])
         self._schedule = Schedule.from_dict(d["schedule"]) if d["schedule"] else None

@@ -33,6 +33,18 @@ rate the patient receives equals the new program's) until the dead volume has be
 then plain INFUSING resumes. The dose of every nL leaving the catheter is counted at the
 concentration it actually has (c_old for the first dead-volume nL).
 
+Memory error and reduced battery: the minimum-rate safe mode
+-------------------------------------------------------------
+A memory error while therapy runs does not stop delivery: the pump falls back to the profile's
+minimum rate (0.048 mL/day on the shipped profiles), as real pumps do, because an abrupt stop of
+intrathecal baclofen or opioids causes withdrawal, which can be life-threatening, while the
+minimum rate keeps the catheter open and gives almost no drug. No bolus runs in safe mode
+(clinician and priming boluses are refused INVALID_STATE, patient requests denied NOT_INFUSING).
+Acknowledging MEMORY_ERROR (after the clinician has checked the program) ends the safe mode. A
+memory error with no therapy running (or a store unreadable at power-up) leaves the pump
+STOPPED. Reduced battery performance (the battery's charge below the profile's
+``reduced_battery_percent``) raises REDUCED_BATTERY and enters the same safe mode for good.
+
 Daily limits
 ------------
 A schedule is rejected (HARD_DAILY_LIMIT) when its largest 24 h window dose (over the weekly
@@ -57,11 +69,13 @@ from typing import Any, Callable
 
 from ..alarms import CLEARED_BY_ACK
 from ..clock import Clock, ManualClock
-from ..enums import Alarm, BolusKind, RejectCode
+from ..enums import Alarm, BolusKind, RejectCode, Tone
 from ..profile import Profile
 from ..status import AlarmStatus, BolusStatus, PumpStatus
 from ..storage import Event, Storage
 from .boluses import BolusMixin
+from .ceiling import RateCeilingMixin
+from .windows import DoseWindowMixin
 from .core import PG_PER_UG, S, log
 from .delivery import DeliveryMixin
 from .fault_api import FaultsMixin
@@ -74,7 +88,7 @@ from .therapy import TherapyMixin
 
 
 class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, PowerMixin,
-           ReportingMixin, PersistenceMixin, FaultsMixin):
+           RateCeilingMixin, DoseWindowMixin, ReportingMixin, PersistenceMixin, FaultsMixin):
     """An implantable intrathecal pump.
 
     ``Pump(profile, storage=None, clock=None)``: with a storage holding a saved pump, the pump
@@ -134,9 +148,20 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
             if alarm is Alarm.MOTOR_STALL and self.state is S.FAULT:
                 self._faults_on_stall_ack()
                 self._trigger("clear_fault")
+            if alarm is Alarm.MEMORY_ERROR:
+                self._leave_safe_mode("MEMORY_ERROR")
         else:
             entry.acked = True
         self._commit()
+
+    def alarm_test(self) -> tuple[Tone, ...]:
+        """Sound both annunciations once (two-tone, then single tone) so a clinician can check
+        the patient hears them; logged as ALARM_TEST. Allowed in every state; changes nothing
+        else. Returns the tones played."""
+        tones = (Tone.TWO_TONE_3S, Tone.SINGLE_TONE_1S)
+        self._event("ALARM_TEST", tones=",".join(t.name for t in tones))
+        self._commit()
+        return tones
 
     def inject_motor_stall(self) -> None:
         """Fault injection: the motor stalls for good (``raise_fault("motor_stall")``).
@@ -145,13 +170,19 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
         self.raise_fault("motor_stall")
 
     def inject_memory_error(self, reason: str = "injected") -> None:
-        """Fault injection: memory error. MEMORY_ERROR alarm, therapy STOPPED, no delivery."""
+        """Fault injection: memory error. MEMORY_ERROR alarm; a running therapy falls back to
+        the minimum-rate safe mode until the alarm is acknowledged (a bolus is cancelled);
+        otherwise therapy is STOPPED (see "Memory error" in the module documentation)."""
         self._memory_error(reason)
         self._commit()
 
     def _memory_error(self, reason: str) -> None:
         if self.bolus is not None:
             self._finish_bolus("MEMORY_ERROR")
+        if self.state is S.INFUSING and self.resume_infusing and self.compiled is not None:
+            self._raise_alarm(Alarm.MEMORY_ERROR, reason=reason)
+            self._enter_safe_mode("MEMORY_ERROR")
+            return
         if self.machine.can("memory_fault"):
             self.resume_infusing = False
             self.refill_due_ms = None
@@ -189,9 +220,11 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
         if self.compiled is not None:
             step, sched_rate, _ = self.compiled.lookup(self.wall_ms)
             if self.state in (S.INFUSING, S.BOLUS) and self.resume_infusing:
-                rate = sched_rate
+                rate = sched_rate if self.safe_mode is None else p.min_rate_nl_per_day
+                if self.keep_open and self.safe_mode is None:
+                    rate = p.keep_open_nl_per_day
                 if self.bolus is not None and self.bolus["kind"] == BolusKind.BRIDGE:
-                    rate = rate * self.bolus["num"] // self.bolus["den"]
+                    rate = self._bridge_rate(rate, self.bolus["num"], self.bolus["den"])
         bs = None
         if self.bolus is not None:
             b = self.bolus
@@ -205,7 +238,7 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
             reservoir_nl=self.reservoir_nl, capacity_nl=p.reservoir_capacity_nl,
             low_threshold_nl=self.low_threshold_nl, step_index=step, rate_nl_per_day=rate,
             bolus=bs,
-            alarms=tuple(AlarmStatus(a, a.priority, e.raised_ms, e.acked)
+            alarms=tuple(AlarmStatus(a, a.priority, e.raised_ms, e.acked, *self.annunciation(a))
                          for a, e in sorted(self.alarms.active.items())),
             alarm_mask=self.alarms.bitmask(),
             battery_remaining_uah=remaining,
@@ -214,7 +247,12 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
             delivered_nl=self.delivered_nl, withdrawn_nl=self.withdrawn_nl,
             delivered_dose_ug=self.dose_pg // PG_PER_UG, drug_name=self.drug_name,
             concentration_ug_per_ml=self.concentration_ug_per_ml,
-            event_count=self.storage.event_count() + len(self._pending))
+            event_count=self.storage.event_count() + len(self._pending),
+            annunciation=max((self.annunciation(a)[0] for a, e in self.alarms.active.items()
+                              if not e.acked), default=Tone.NONE),
+            safe_mode=self.safe_mode, keep_open=self.keep_open,
+            clock_drift_ppm=p.clock_drift_ppm,
+            clock_drift_ms=self.t_ms * p.clock_drift_ppm // 1_000_000)
 
 
 __all__ = ["Pump"]

@@ -93,6 +93,9 @@ class RefillMixin(PumpCore):
         if pcfg is not None and self._patient_volume(pcfg["dose_ug"], concentration_ug_per_ml) < 1:
             raise self._reject(RejectCode.DOSE_OUT_OF_RANGE, "concentration_ug_per_ml",
                                "the patient bolus dose would be under 1 nL")
+        if pcfg is not None:
+            self._check_patient_rate(pcfg["dose_ug"], pcfg["duration_ms"], concentration_ug_per_ml,
+                                     compiled, "patient_bolus")
         worst = self._check_program_limits(self.drug_name, concentration_ug_per_ml, compiled, pcfg)
         return sched, compiled, worst
 
@@ -117,6 +120,7 @@ class RefillMixin(PumpCore):
         self.faults.ledger.fill(filled_nl, self.delivered_nl, self.t_ms)
         self.delivered_at_refill_nl = self.delivered_nl
         self.refill_phase = None
+        self.filled_at_ms = self.t_ms
         if old_conc != concentration_ug_per_ml and self.delivered_nl > 0:
             if self.path_old_nl == 0:
                 self.path_old_conc = old_conc

@@ -36,6 +36,9 @@ class TherapyMixin(PumpCore):
         pcfg = self.patient_cfg if self.patient_cfg else None
         if pcfg is not None and self._patient_volume(pcfg["dose_ug"], concentration_ug_per_ml) < 1:
             pcfg = None
+        if pcfg is not None:
+            self._check_patient_rate(pcfg["dose_ug"], pcfg["duration_ms"], concentration_ug_per_ml,
+                                     compiled, "patient_bolus")
         worst = self._check_program_limits(drug_name, concentration_ug_per_ml, compiled, pcfg)
         self.drug_name = drug_name
         self.concentration_ug_per_ml = concentration_ug_per_ml
@@ -128,6 +131,7 @@ class TherapyMixin(PumpCore):
         if self._patient_volume(dose_ug, self.concentration_ug_per_ml) < 1:
             raise self._reject(RejectCode.DOSE_OUT_OF_RANGE, "dose_ug",
                                "dose is less than 1 nL at this concentration")
+        self._check_patient_rate(dose_ug, duration_ms, self.concentration_ug_per_ml, self.compiled)
         cfg = {"dose_ug": dose_ug, "duration_ms": duration_ms, "lockout_ms": lockout_ms,
                "max_per_24h": max_per_24h}
         assert self.concentration_ug_per_ml is not None
@@ -143,6 +147,9 @@ class TherapyMixin(PumpCore):
         self._commit()
 
     def _recompute_refill_due(self) -> None:
+        """The refill-due date: the earlier of the day the reservoir reaches its low threshold
+        (schedule plus every allotted patient bolus) and the end of the drug's stability in the
+        reservoir (``stability_days`` of the library entry after the last refill)."""
         if Alarm.REFILL_DUE in self.alarms:
             return
         if not self.resume_infusing or self.compiled is None:
@@ -154,9 +161,15 @@ class TherapyMixin(PumpCore):
                 self.patient_cfg["dose_ug"], self.concentration_ug_per_ml)
         margin = self.reservoir_nl - self.low_threshold_nl
         due = self.t_ms + max(0, -(-margin * 7 * DAY_MS * DAY_MS // per_week))
+        limited_by = "volume"
+        entry = self.profile.drug(self.drug_name or "")
+        if entry is not None and entry.stability_days and self.filled_at_ms is not None:
+            stable_until = self.filled_at_ms + entry.stability_days * DAY_MS
+            if stable_until < due:
+                due, limited_by = stable_until, "stability"
         if due != self.refill_due_ms:
             self.refill_due_ms = due
-            self._event("REFILL_DUE_DATE", refill_due_ms=due)
+            self._event("REFILL_DUE_DATE", refill_due_ms=due, limited_by=limited_by)
         if due <= self.t_ms:
             self._raise_alarm(Alarm.REFILL_DUE)
 

@@ -13,9 +13,11 @@ Measures (all integers, counted from the start of a segment):
 - ``TIME``: run ms;
 - ``VOLUME``: nL delivered (basal + bolus, the exact floor functions of the delivery model);
 - ``CHARGE``: battery charge used, in the exact units of :mod:`firmware_sim.pump.power`
-  (``idle x ms + motor x nL``).
+  (``idle x ms + motor x nL``);
+- ``COUNTED``: nL counted by the dose window (basal and patient boluses, not clinician,
+  priming or bridge boluses; see :mod:`firmware_sim.pump.windows`).
 
-A row's ``distance(pump, t, reservoir_nl, delivered_nl, path_old_nl)`` gives how much of its
+A row's ``distance(pump, t, reservoir_nl, delivered_nl, path_old_nl, window_pg)`` gives how much of its
 measure remains before the crossing at run time ``t`` with those moving quantities (the rest of
 the state as it is now): None when the row is not armed, <= 0 when the condition holds already.
 ``fire(pump)`` performs the row's action (raise the alarm, change the state, log).
@@ -38,9 +40,10 @@ class Measure(enum.Enum):
     TIME = "time"
     VOLUME = "volume"
     CHARGE = "charge"
+    COUNTED = "counted"
 
 
-Distance = Callable[["Pump", int, int, int, int], "int | None"]
+Distance = Callable[["Pump", int, int, int, int, int], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -59,48 +62,69 @@ def _delivering(p: "Pump") -> bool:
     return st == "INFUSING" or st == "BOLUS"
 
 
-def _empty(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | None:
+def _empty(p: "Pump", t: int, res: int, deliv: int, path: int,
+              counted: int) -> int | None:
     return res if _delivering(p) else None
 
 
-def _low(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | None:
+def _low(p: "Pump", t: int, res: int, deliv: int, path: int,
+              counted: int) -> int | None:
     if _delivering(p) and Alarm.LOW_RESERVOIR not in p.alarms:
         return res - p.low_threshold_nl
     return None
 
 
-def _bridge_end(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | None:
+def _bridge_end(p: "Pump", t: int, res: int, deliv: int, path: int,
+              counted: int) -> int | None:
     bol = p.bolus
     if bol is not None and bol["kind"] == BolusKind.BRIDGE and p.machine.state == "BOLUS":
         return path
     return None
 
 
-def _bolus_end(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | None:
+def _bolus_end(p: "Pump", t: int, res: int, deliv: int, path: int,
+              counted: int) -> int | None:
     bol = p.bolus
     if bol is not None and bol["kind"] != BolusKind.BRIDGE and p.machine.state == "BOLUS":
         return bol["start_ms"] + bol["duration_ms"] - t
     return None
 
 
-def _refill_due(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | None:
+def _refill_due(p: "Pump", t: int, res: int, deliv: int, path: int,
+              counted: int) -> int | None:
     due = p.refill_due_ms
     if due is None or Alarm.REFILL_DUE in p.alarms:
         return None
     return due - t
 
 
-def _fault_end(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | None:
+def _fault_end(p: "Pump", t: int, res: int, deliv: int, path: int,
+               counted: int) -> int | None:
     end = p.faults.next_end_ms()
     return None if end is None else end - t
 
 
-def _battery(alarm: Alarm, level: int) -> Distance:
-    def distance(p: "Pump", t: int, res: int, deliv: int, path: int) -> int | None:
+def _window_limit(p: "Pump", t: int, res: int, deliv: int, path: int,
+                  counted: int) -> int | None:
+    limit = p._window_limit_pg()
+    if limit is None or not _delivering(p) or p.keep_open or not p.concentration_ug_per_ml:
+        return None
+    return -(-(limit - counted) // p._limit_conc())  # nL still allowed in this window
+
+
+def _window_end(p: "Pump", t: int, res: int, deliv: int, path: int,
+                counted: int) -> int | None:
+    win = p.dose_window
+    return None if win is None else win[0] + p._window_ms() - t
+
+
+def _battery(alarm: Alarm, level: Callable[["Pump"], int | None]) -> Distance:
+    def distance(p: "Pump", t: int, res: int, deliv: int, path: int,
+                    counted: int) -> int | None:
         if alarm in p.alarms or Alarm.END_OF_SERVICE in p.alarms:
             return None
-        consts = p._battery_consts()
-        return consts[level] - p._charge_used(t, deliv)
+        at = level(p)
+        return None if at is None else at - p._charge_used(t, deliv)
     return distance
 
 
@@ -111,11 +135,19 @@ THRESHOLDS: tuple[Threshold, ...] = (
     Threshold("bridge_end", Measure.VOLUME, _bridge_end,
               lambda p: p._finish_bolus("COMPLETE")),
     Threshold("bolus_end", Measure.TIME, _bolus_end, lambda p: p._finish_bolus("COMPLETE")),
+    Threshold("dose_window_end", Measure.TIME, _window_end, lambda p: p._on_window_end()),
+    Threshold("dose_window_limit", Measure.COUNTED, _window_limit,
+              lambda p: p._on_window_limit()),
     Threshold("refill_due", Measure.TIME, _refill_due,
               lambda p: p._raise_alarm(Alarm.REFILL_DUE)),
-    Threshold("battery_eri", Measure.CHARGE, _battery(Alarm.BATTERY_ERI, 2),
+    Threshold("battery_eri", Measure.CHARGE, _battery(Alarm.BATTERY_ERI, lambda p: p._eri_level()),
               lambda p: p._on_battery_eri()),
-    Threshold("end_of_service", Measure.CHARGE, _battery(Alarm.END_OF_SERVICE, 3),
+    Threshold("reduced_battery", Measure.CHARGE,
+              _battery(Alarm.REDUCED_BATTERY, lambda p: p._battery_consts()[3]
+                       if p.profile.battery_reduced_uah else None),
+              lambda p: p._on_reduced_battery()),
+    Threshold("end_of_service", Measure.CHARGE,
+              _battery(Alarm.END_OF_SERVICE, lambda p: p._battery_consts()[2]),
               lambda p: p._on_end_of_service()),
     Threshold("fault_end", Measure.TIME, _fault_end, lambda p: p._faults_due()),
 )

@@ -10,12 +10,13 @@ from firmware_sim.errors import ProfileError
 from host_tools.client import PumpClient
 from host_tools.errors import ProtocolViolation
 from host_tools.preview import preview_plan, preview_table
+from host_tools.pumpctl.clock_time import local_wall_ms
 from host_tools.records import DrugLibraryEntry, Limits
 from host_tools.pumpctl.plans import PartialProgramming, PlanProblem, check_plans, program_plans
 from host_tools.schedule_file import (EVERY_DAY, WEEKDAYS, ScheduleFileError, check_schedule_file,
                                       load_schedule_file, weekday_name)
 from host_tools.units import (mg, ml, parse_concentration, parse_dose_ug, parse_duration_ms,
-                              parse_volume_nl, parse_wall, wall_text)
+                              parse_volume_nl, wall_text)
 from host_tools.pumpctl.common import (Connection, FileProblem, NotReady, console, json_option, pass_conn,
                                        print_json, quantity, warn)
 from host_tools.pumpctl.views import (alarms_table, limits_table, name_of, schedule_table,
@@ -336,6 +337,16 @@ def alarms(ctx: click.Context, as_json: bool) -> None:
         console.print(alarms_table(active, offset))
 
 
+@alarms.command("test")
+@pass_conn
+def alarms_test(conn: Connection) -> None:
+    """Sound both alarm tones once on the pump (the three-second two-tone alarm, then the
+    one-second single tone), so the patient can be asked whether they hear them."""
+    with conn.client() as client:
+        client.alarm_test()
+    console.print("alarm test: the pump sounded TWO_TONE_3S then SINGLE_TONE_1S")
+
+
 @alarms.command("ack")
 @click.argument("alarm", required=False, type=click.Choice([a.name.lower() for a in Alarm],
                                                             case_sensitive=False))
@@ -371,19 +382,32 @@ def clock(ctx: click.Context, as_json: bool) -> None:
 
 @clock.command("set")
 @click.argument("when")
+@click.option("--tz", default=None, metavar="ZONE",
+              help="convert WHEN (a time with an offset, or 'now') to this zone's local time, "
+                   "e.g. Europe/Paris")
 @pass_conn
-def clock_set(conn: Connection, when: str) -> None:
-    """Set the pump's wall clock to WHEN: ISO 8601 (a time with an offset is converted to UTC),
-    'now' (this computer's clock, UTC) or ms since 1970-01-01."""
-    try:
-        target = parse_wall(when)
-    except (ValueError, OverflowError) as exc:
-        raise click.BadParameter(str(exc), param_hint="WHEN") from None
-    if not 0 <= target < 1 << 63:
-        raise click.BadParameter(f"{when!r} is outside the pump clock's range", param_hint="WHEN")
+def clock_set(conn: Connection, when: str, tz: str | None) -> None:
+    """Set the pump's wall clock, which is the pump's LOCAL time, to WHEN: ISO 8601 date-time or
+    time of day (08:00 is today on the pump; an offset such as 08:00+01:00 is kept as written,
+    not converted to UTC), 'now' (this computer's local time), '-2h' or ms since 1970-01-01.
+    The pump never changes daylight saving time by itself: set it again when the clocks change
+    (see PROTOCOL.md, SET_CLOCK)."""
+    def target_for(pump_wall_ms: int) -> int:
+        try:
+            target = local_wall_ms(when, tz, pump_wall_ms)
+        except (ValueError, OverflowError) as exc:
+            raise click.BadParameter(str(exc), param_hint="WHEN") from None
+        if not 0 <= target < 1 << 63:
+            raise click.BadParameter(f"{when!r} is outside the pump clock's range",
+                                     param_hint="WHEN")
+        return target
+
+    # checked before any session; a time of day or '-2h' is then placed on the pump's own date
+    target = target_for(86_400_000)
     with conn.client() as client:
+        target = target_for(client.clock().wall_ms)
         client.set_clock(target)
-    console.print(f"pump clock set to {wall_text(target)}")
+    console.print(f"pump clock set to {wall_text(target)} (pump local time)")
 
 
 COMMANDS = [status, drug, schedule, limits, start, stop, bolus, ptm, cancel, alarms, clock]

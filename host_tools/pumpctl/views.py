@@ -91,12 +91,13 @@ def limits_table(limits: Limits) -> Table:
 def alarms_table(alarms: list[AlarmInfo], offset_ms: int = 0) -> Table:
     """Active alarms with priority, raise time and acknowledgement."""
     table = Table(title="active alarms")
-    for heading in ("alarm", "priority", "raised", "acknowledged"):
+    for heading in ("alarm", "priority", "raised", "acknowledged", "tone", "repeats every"):
         table.add_column(heading)
     for a in alarms:
         style = PRIORITY_STYLE.get(a.priority, "")  # type: ignore[call-overload]
         table.add_row(name_of(a.alarm), f"[{style}]{name_of(a.priority)}[/]" if style else name_of(a.priority),
-                      wall_text(a.raised_ms + offset_ms), "yes" if a.acknowledged else "no")
+                      wall_text(a.raised_ms + offset_ms), "yes" if a.acknowledged else "no",
+                      name_of(a.tone), f"{a.repeat_ms // 60_000} min" if a.repeat_ms else "-")
     if not alarms:
         table.caption = "no active alarms"
     return table

@@ -49,7 +49,7 @@ from .oracle import (DAY_MS, DELIVERING, MEASURE_WITHDRAWN, MINUTE_MS, PG_PER_UG
 HOUR_MS = 3_600_000
 YEAR_MS = 365 * DAY_MS
 ALARMS = ("LOW_RESERVOIR", "EMPTY_RESERVOIR", "REFILL_DUE", "BATTERY_ERI", "END_OF_SERVICE",
-          "MOTOR_STALL", "MEMORY_ERROR", "REFILL_DISCREPANCY")
+          "MOTOR_STALL", "MEMORY_ERROR", "REFILL_DISCREPANCY", "REDUCED_BATTERY")
 CLINICIAN_ONLY = {"set_drug", "set_schedule", "set_limits", "start", "stop", "clinician_bolus",
                   "priming_bolus", "cancel_bolus", "refill_begin", "refill_withdrawn",
                   "refill_complete", "set_clock", "inject_fault"}
@@ -365,8 +365,12 @@ class SafetyMachine(RuleBasedStateMachine):
         """Patient boluses that fit the program: a small dose, a short lockout."""
         from host_tools.records import Limits as WireLimits
         o = self.oracle
-        lim = WireLimits(patient_bolus_dose_ug=data.draw(st.integers(1, 20)),
-                         patient_bolus_duration_ms=data.draw(st.integers(1, 10)) * MINUTE_MS,
+        duration = data.draw(st.integers(1, 10)) * MINUTE_MS
+        # a dose the pump can give within its duration (invariant 12) at this concentration
+        room = self.lim.max_rate - (o.plan.max_rate if o.plan is not None else 0)
+        top = max(1, min(20, room * duration // DAY_MS * (o.conc or 1) // PG_PER_UG))
+        lim = WireLimits(patient_bolus_dose_ug=data.draw(st.integers(1, top)),
+                         patient_bolus_duration_ms=duration,
                          patient_lockout_ms=data.draw(st.integers(15, 120)) * MINUTE_MS,
                          patient_max_per_day=data.draw(st.integers(2, 24)),
                          low_reservoir_threshold_nl=o.low)
@@ -956,6 +960,13 @@ class SafetyMachine(RuleBasedStateMachine):
         stats.count("check.SAF-2")
         if not 0 <= st_.reservoir_nl <= self.lim.capacity_nl:
             raise Violation(f"reservoir {st_.reservoir_nl} nL out of [0, capacity]")
+        # 12. no delivery faster than the profile's maximum rate, ever (floors of the basal
+        # remainder and of the bolus volume allow 2 nL over the exact line)
+        stats.count("check.SAF-12")
+        t0, d0 = self.prev
+        if st_.delivered_nl - d0 > self.lim.max_rate * (o.t - t0) // DAY_MS + 2:
+            raise Violation(f"invariant 12: {st_.delivered_nl - d0} nL delivered in {o.t - t0} ms,"
+                            f" above the maximum rate {self.lim.max_rate} nL/day")
         # 4. every 24 h window of delivered dose within the hard limit
         self._check_windows(st_)
         self._check_wire(st_)

@@ -63,7 +63,8 @@ class Limits:
     battery_capacity_uah: int
     battery_idle_uah_per_day: int
     battery_motor_uah_per_ml: int
-    battery_eri_reserve_uah: int
+    battery_eri_days: int
+    battery_reduced_uah: int
     clin_min_ms: int
     clin_max_ms: int
     p_min_dose: int
@@ -82,7 +83,7 @@ class Limits:
                    p.max_steps_per_day, p.low_threshold_default_nl, p.low_threshold_min_nl,
                    p.low_threshold_max_nl, p.dead_volume_nl, p.discrepancy_min_nl,
                    p.discrepancy_percent, p.battery_capacity_uah, p.battery_idle_uah_per_day,
-                   p.battery_motor_uah_per_ml, p.battery_eri_reserve_uah,
+                   p.battery_motor_uah_per_ml, p.battery_eri_days, p.battery_reduced_uah,
                    p.clinician_bolus_min_duration_ms, p.clinician_bolus_max_duration_ms,
                    p.patient_min_dose_ug, p.patient_max_dose_ug, p.patient_min_duration_ms,
                    p.patient_max_duration_ms, p.patient_min_lockout_ms, p.patient_max_lockout_ms,
@@ -252,6 +253,7 @@ class Oracle:
         self.path_old_conc = 0
         self.notes: list[str] = []  # what the oracle could not follow exactly, for messages
         self.truth = OracleTruth()  # invariant 13: where the drug really is
+        self.safe: str | None = None  # minimum-rate safe mode and why (REDUCED_BATTERY, ...)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -303,11 +305,35 @@ class Oracle:
             return 0
         v = 0
         if self.resume and self.plan is not None:
-            off = self.wall_offset
-            v += (self.acc + self.plan.integral(self.t + off, t + off)) // DAY_MS - self.acc // DAY_MS
+            v += (self.acc + self._basal_integral(t)) // DAY_MS - self.acc // DAY_MS
         if self.bolus is not None:
             v += self.bolus.given(t) - self.bolus.given(self.t)
         return v
+
+    def _basal_integral(self, t: int) -> int:
+        """The basal rate integrated from self.t to t (nL/day x ms): the schedule, or the
+        minimum rate in safe mode."""
+        if self.safe is not None:
+            return self.lim.min_rate * (t - self.t)
+        off = self.wall_offset
+        return self.plan.integral(self.t + off, t + off) if self.plan is not None else 0
+
+    def daily_volume_in_force(self) -> int:
+        """The daily volume (nL/day) the ERI forecast uses: the schedule's weekly average."""
+        if not self.resume or self.plan is None or self.state == "END_OF_SERVICE":
+            return 0
+        if self.safe is not None:
+            return self.lim.min_rate
+        return self.plan.integral(0, 7 * DAY_MS) // (7 * DAY_MS)
+
+    def _eri_level_x(self) -> int:
+        """Charge used (uAh x DAY_MS x 1e6) at which ERI is due: the capacity less what the
+        therapy in force uses in the ERI period (end of service that long after ERI)."""
+        L = self.lim
+        reserve = L.battery_eri_days * DAY_MS * (L.battery_idle_uah_per_day * NL_PER_ML
+                                                 + L.battery_motor_uah_per_ml
+                                                 * self.daily_volume_in_force())
+        return L.battery_capacity_uah * DAY_MS * NL_PER_ML - reserve
 
     def _first(self, need: int, hi: int) -> int:
         """First run ms in (self.t, hi] where _given reaches ``need`` (caller checks hi)."""
@@ -331,11 +357,14 @@ class Oracle:
             return None
         L = self.lim
         scale = DAY_MS * NL_PER_ML
-        for level, name in ((L.battery_capacity_uah - L.battery_eri_reserve_uah, "BATTERY_ERI"),
-                            (L.battery_capacity_uah, "END_OF_SERVICE")):
+        levels = [(self._eri_level_x(), "BATTERY_ERI")]
+        if L.battery_reduced_uah:
+            levels.append(((L.battery_capacity_uah - L.battery_reduced_uah) * scale,
+                           "REDUCED_BATTERY"))
+        levels.append((L.battery_capacity_uah * scale, "END_OF_SERVICE"))
+        for need, name in levels:
             if name in self.alarms:
                 continue
-            need = level * scale
 
             def used(x: int) -> int:
                 return self._battery_used_x(x, self.delivered + min(self._given(x), self.reservoir))
@@ -381,8 +410,7 @@ class Oracle:
     def _step_to(self, end: int) -> None:
         vol = min(self._given(end), self.reservoir)
         if self._delivering() and self.resume and self.plan is not None:
-            off = self.wall_offset
-            self.acc += self.plan.integral(self.t + off, end + off)
+            self.acc += self._basal_integral(end)
         self.reservoir -= vol
         self.delivered += vol
         self.t = end
@@ -400,13 +428,27 @@ class Oracle:
             self._finish_bolus()
 
     def _battery_event(self, name: str) -> None:
+        if name == "END_OF_SERVICE" and self.lim.battery_reduced_uah \
+                and "REDUCED_BATTERY" not in self.alarms:
+            self._battery_event("REDUCED_BATTERY")
         self._raise(name, self.t)
+        if name == "REDUCED_BATTERY":
+            self._enter_safe("REDUCED_BATTERY")
         if name == "END_OF_SERVICE":
             self._raise("BATTERY_ERI", self.alarms.get("BATTERY_ERI", self.t))
             if self.bolus is not None:
                 self._finish_bolus()
             self.resume = False
             self.state = "END_OF_SERVICE"
+
+    def _enter_safe(self, reason: str) -> None:
+        """The minimum-rate safe mode: a bolus is cancelled, the basal remainder restarts."""
+        if self.safe is not None:
+            return
+        self.safe = reason
+        if self.bolus is not None:
+            self._finish_bolus()
+        self.acc = 0
 
     def _finish_bolus(self) -> None:
         b = self.bolus
@@ -512,6 +554,10 @@ class Oracle:
             if self.patient_volume(dose_ug) < 1:
                 raise Violation(f"patient dose {dose_ug} ug (< 1 nL) accepted")
             worst = self.basal_window_pg() + max_per_day * dose_ug * PG_PER_UG
+            top = self.plan.max_rate
+            if self.patient_volume(dose_ug) * DAY_MS > (L.max_rate - top) * duration_ms:
+                raise Violation(f"invariant 12: a patient bolus of {dose_ug} ug over "
+                                f"{duration_ms} ms accepted above the maximum rate")
             if worst > self.hard_pg():
                 raise Violation(f"patient boluses accepted: worst 24 h {worst} pg > hard {self.hard_pg()}")
             self.patient = {"dose_ug": dose_ug, "duration_ms": duration_ms,
@@ -562,6 +608,8 @@ class Oracle:
         allowed = ("STOPPED",) if kind == "PRIMING" else ("STOPPED", "INFUSING")
         if self.state not in allowed:
             raise Violation(f"{kind} bolus accepted in {self.state}")
+        if self.safe is not None:
+            raise Violation(f"{kind} bolus accepted in the minimum-rate safe mode")
         if self.conc is None:
             raise Violation(f"{kind} bolus accepted without a drug")
         if not L.clin_min_ms <= duration <= L.clin_max_ms:
@@ -570,6 +618,15 @@ class Oracle:
             raise Violation(f"{kind} bolus of {volume} nL accepted with {self.reservoir} nL in the reservoir")
         if self.recent_bolus_pg() + volume * self._limit_conc() > self.hard_pg():
             raise Violation(f"{kind} bolus accepted: boluses alone exceed the hard daily limit")
+        self.check_rate_ceiling(f"{kind} bolus", volume, duration)
+
+    def check_rate_ceiling(self, what: str, volume: int, duration: int) -> None:
+        """Invariant 12: a bolus of ``volume`` nL over ``duration`` ms on top of the schedule's
+        highest step (when therapy runs) must not exceed the profile's maximum rate."""
+        top = self.plan.max_rate if self.resume and self.plan is not None else 0
+        if volume * DAY_MS > (self.lim.max_rate - top) * duration:
+            raise Violation(f"invariant 12: {what} of {volume} nL over {duration} ms accepted on "
+                            f"top of {top} nL/day (maximum {self.lim.max_rate} nL/day)")
 
     def on_bolus(self, kind: str, volume: int, duration: int, accepted: bool) -> None:
         """A clinician or priming bolus answered (volume resolved from the dose if needed)."""
@@ -586,7 +643,7 @@ class Oracle:
         running = self.state == "INFUSING" or (self.state == "BOLUS" and self.resume)
         if cfg is None:
             expect = "NOT_CONFIGURED"
-        elif not running:
+        elif not running or self.safe is not None:
             expect = "NOT_INFUSING"
         elif self.grants and self.t < self.grants[-1] + cfg["lockout_ms"]:
             expect = "LOCKOUT"
@@ -702,6 +759,9 @@ class Oracle:
             self._clear(alarm)
             if alarm == "MOTOR_STALL" and self.state == "FAULT":
                 self.state = "STOPPED"
+            if alarm == "MEMORY_ERROR" and self.safe == "MEMORY_ERROR":
+                self.safe = None
+                self.acc = 0
         else:
             self.acked.add(alarm)
 
@@ -722,6 +782,10 @@ class Oracle:
     def on_memory_error(self) -> None:
         if self.bolus is not None:
             self._finish_bolus()
+        if self.state == "INFUSING" and self.resume and self.plan is not None:
+            self._raise("MEMORY_ERROR", self.t)  # therapy runs on at the minimum rate
+            self._enter_safe("MEMORY_ERROR")
+            return
         if self.state not in ("FAULT", "END_OF_SERVICE"):
             self.resume = False
             self.state = "STOPPED"
@@ -731,8 +795,9 @@ class Oracle:
         """INJECT_FAULT BATTERY_ERI / END_OF_SERVICE: the battery drains at once to that level
         (as if the pump had idled longer); refused when it is already that low."""
         L = self.lim
-        level = L.battery_capacity_uah - (0 if end_of_service else L.battery_eri_reserve_uah)
-        missing = level * DAY_MS * NL_PER_ML - self._battery_used_x(self.t, self.delivered)
+        level = L.battery_capacity_uah * DAY_MS * NL_PER_ML if end_of_service \
+            else self._eri_level_x()
+        missing = level - self._battery_used_x(self.t, self.delivered)
         if not accepted:
             if missing > 0 and self.state != "END_OF_SERVICE":
                 raise Violation(f"battery drain refused with {missing} units of charge left")

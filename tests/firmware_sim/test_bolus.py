@@ -39,10 +39,10 @@ def test_clinician_bolus_by_volume_on_top_of_schedule() -> None:
 
 def test_clinician_bolus_by_dose() -> None:
     pump = ready_pump()
-    pump.start_clinician_bolus(duration_ms=MINUTE_MS, dose_ug=1_234)  # 123.4 uL at 10 mg/mL
+    pump.start_clinician_bolus(duration_ms=10 * MINUTE_MS, dose_ug=1_234)  # 123.4 uL, 10 mg/mL
     assert pump.status().bolus.volume_nl == 123_400
-    pump.advance_to(MINUTE_MS)
-    assert pump.status().delivered_nl == 123_400 + ML // 1440
+    pump.advance_to(10 * MINUTE_MS)
+    assert pump.status().delivered_nl == 123_400 + ML // 144
 
 
 def test_single_bolus_from_stopped_returns_to_stopped() -> None:
@@ -65,7 +65,8 @@ def test_single_bolus_from_stopped_returns_to_stopped() -> None:
     (dict(duration_ms=MINUTE_MS, volume_nl=10, dose_ug=1), RejectCode.INVALID_ARGUMENT, "volume_nl"),
     (dict(duration_ms=MINUTE_MS, volume_nl=20 * ML + 1), RejectCode.INSUFFICIENT_RESERVOIR,
      "volume_nl"),
-    (dict(duration_ms=MINUTE_MS, volume_nl=2 * ML + 1), RejectCode.HARD_DAILY_LIMIT, "volume_nl"),
+    (dict(duration_ms=4 * HOUR_MS, volume_nl=2 * ML + 1), RejectCode.HARD_DAILY_LIMIT,
+     "volume_nl"),
 ])
 def test_clinician_bolus_rejections(kwargs: dict, code: RejectCode, field: str) -> None:
     pump = ready_pump()  # 1 mL/day = 10,000 ug; hard limit 30,000 ug leaves 2 mL of bolus
@@ -78,12 +79,12 @@ def test_clinician_bolus_rejections(kwargs: dict, code: RejectCode, field: str) 
 
 def test_clinician_bolus_up_to_the_hard_limit_accepted() -> None:
     pump = ready_pump()
-    pump.start_clinician_bolus(duration_ms=MINUTE_MS, volume_nl=2 * ML)
-    pump.advance_to(HOUR_MS)
+    pump.start_clinician_bolus(duration_ms=4 * HOUR_MS, volume_nl=2 * ML)
+    pump.advance_to(5 * HOUR_MS)
     with pytest.raises(Rejected) as ei:
         pump.start_clinician_bolus(duration_ms=MINUTE_MS, volume_nl=1)
     assert ei.value.code is RejectCode.HARD_DAILY_LIMIT
-    pump.advance_to(DAY_MS + MINUTE_MS + 1)  # 24 h after the first bolus ended
+    pump.advance_to(DAY_MS + 4 * HOUR_MS + 1)  # 24 h after the first bolus ended
     pump.start_clinician_bolus(duration_ms=MINUTE_MS, volume_nl=1_000)
 
 
@@ -204,12 +205,12 @@ def test_patient_daily_maximum_over_a_rolling_24h() -> None:
 def test_patient_hard_daily_limit() -> None:
     # 1 mL/day = 10,000 ug; a clinician bolus of 19,500 ug leaves room for 500 ug, not 1,000
     pump = patient_pump(dose_ug=1_000, max_per_24h=4)
-    pump.start_clinician_bolus(duration_ms=MINUTE_MS, dose_ug=19_500)
-    pump.advance_to(2 * MINUTE_MS)
+    pump.start_clinician_bolus(duration_ms=3 * HOUR_MS, dose_ug=19_500)
+    pump.advance_to(3 * HOUR_MS + MINUTE_MS)
     r = pump.request_patient_bolus()
     assert r.reason is DenialReason.HARD_DAILY_LIMIT
     assert last_denial(pump) == "HARD_DAILY_LIMIT"
-    pump.advance_to(DAY_MS + MINUTE_MS + 1)
+    pump.advance_to(DAY_MS + 3 * HOUR_MS + 1)
     assert pump.request_patient_bolus().granted
 
 

@@ -88,10 +88,10 @@ def test_soft_limit_accepted_with_warning() -> None:
 def test_patient_allotment_counts_towards_the_hard_limit() -> None:
     pump = ready_pump(schedule=Schedule.constant(2 * ML))  # 20,000 ug/day
     with pytest.raises(Rejected) as ei:
-        pump.configure_patient_bolus(dose_ug=2_001, duration_ms=600_000, lockout_ms=3_600_000,
+        pump.configure_patient_bolus(dose_ug=2_001, duration_ms=1_800_000, lockout_ms=3_600_000,
                                      max_per_24h=5)
     assert (ei.value.code, ei.value.field) == (RejectCode.HARD_DAILY_LIMIT, "patient_bolus")
-    pump.configure_patient_bolus(dose_ug=2_000, duration_ms=600_000, lockout_ms=3_600_000,
+    pump.configure_patient_bolus(dose_ug=2_000, duration_ms=1_800_000, lockout_ms=3_600_000,
                                  max_per_24h=5)
 
 
@@ -178,15 +178,15 @@ def test_bolus_after_reprogramming_counts_the_previous_schedule() -> None:
     pump.stop()
     # stopped: no basal ahead, but the evening's 29.7 mg are within the last 24 h
     with pytest.raises(Rejected) as ei:
-        pump.start_clinician_bolus(duration_ms=60_000, dose_ug=1_000)
+        pump.start_clinician_bolus(duration_ms=1_800_000, dose_ug=1_000)
     assert ei.value.code is RejectCode.HARD_DAILY_LIMIT
-    pump.start_clinician_bolus(duration_ms=60_000, dose_ug=200)
+    pump.start_clinician_bolus(duration_ms=1_800_000, dose_ug=200)
 
 
 def test_start_after_a_single_bolus_counts_the_bolus() -> None:
     pump = ready_pump(schedule=Schedule.constant(2 * ML), start=False)  # 20 mg/day
-    pump.start_clinician_bolus(duration_ms=60_000, dose_ug=15_000)  # stopped: allowed
-    pump.advance_to(3_600_000)
+    pump.start_clinician_bolus(duration_ms=7_200_000, dose_ug=15_000)  # stopped: allowed
+    pump.advance_to(3 * 3_600_000)
     with pytest.raises(Rejected) as ei:
         pump.start()  # 15 + 20 mg within 24 h
     assert (ei.value.code, ei.value.field) == (RejectCode.HARD_DAILY_LIMIT, "schedule")

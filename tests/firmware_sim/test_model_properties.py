@@ -208,7 +208,7 @@ class PumpModel(RuleBasedStateMachine):
             before.state is S.BOLUS and self.pump.resume_infusing)
         if cfg is None:
             expected = DenialReason.NOT_CONFIGURED
-        elif not schedule_running:
+        elif not schedule_running or before.safe_mode is not None:
             expected = DenialReason.NOT_INFUSING
         elif self.grants and now < self.grants[-1] + cfg["lockout_ms"]:
             expected = DenialReason.LOCKOUT
@@ -282,8 +282,13 @@ class PumpModel(RuleBasedStateMachine):
         if dice:
             return
         self.pump.inject_memory_error("property test")
-        self.running = False
-        assert self.now().state not in (S.INFUSING, S.BOLUS)
+        st_ = self.now()
+        if st_.state is S.INFUSING:  # a running therapy falls back to the minimum rate
+            assert st_.safe_mode is not None and st_.bolus is None
+            assert st_.rate_nl_per_day == self.pump.profile.min_rate_nl_per_day
+        else:  # nothing was running: the pump stays stopped
+            self.running = False
+            assert st_.state is not S.BOLUS
 
     @precondition(lambda self: self.pump.status().alarms)
     @rule(data=st.data())
@@ -323,6 +328,8 @@ class PumpModel(RuleBasedStateMachine):
         if before.state is S.INFUSING and before.bolus is None and after.state is S.INFUSING:
             assert self.schedule is not None
             integral = wall_integral(self.schedule, t0 + offset, t1 + offset)
+            if before.safe_mode is not None:  # the minimum-rate safe mode runs instead
+                integral = pump.profile.min_rate_nl_per_day * dt
             assert integral // DAY_MS <= delta <= integral // DAY_MS + 1, \
                 (delta, integral / DAY_MS)
         # invariant 8: each new alarm was raised at the first ms its condition held

@@ -62,7 +62,8 @@ def test_profile_saved_with_the_pump_wins_on_restart(tmp_path: Path) -> None:
     ({"discrepancy_percent": "101"}, "refill.discrepancy_percent"),
     ({"hard_daily_limit_ug": "1"}, "hard_daily_limit_ug"),
     ({"eri_days_before_end_of_service": "3000"}, "battery.eri_days_before_end_of_service"),
-    ({"idle_uah_per_day": "0", "motor_uah_per_ml": "0"}, "battery: idle_uah_per_day"),
+    ({"idle_uah_per_day": "0"}, "battery.idle_uah_per_day"),
+    ({"life_days_high_volume": "3000"}, "battery.life_days_high_volume"),
     ({"max_per_24h": "0"}, "patient_bolus.max_per_24h"),
 ])
 def test_profile_value_errors(tmp_path: Path, overrides: dict, message: str) -> None:

@@ -226,8 +226,9 @@ def test_refill_due_date_from_schedule_and_allotted_boluses() -> None:
     pump = ready_pump(fill_nl=20 * ML)
     # 18 mL above the 2 mL threshold at 1 mL/day
     assert pump.status().refill_due_ms == 18 * DAY_MS
-    assert events_of(pump, "REFILL_DUE_DATE")[-1].details == {"refill_due_ms": 18 * DAY_MS}
-    pump.configure_patient_bolus(dose_ug=1_000, duration_ms=MINUTE_MS, lockout_ms=HOUR_MS,
+    assert events_of(pump, "REFILL_DUE_DATE")[-1].details == {"refill_due_ms": 18 * DAY_MS,
+                                                              "limited_by": "volume"}
+    pump.configure_patient_bolus(dose_ug=1_000, duration_ms=30 * MINUTE_MS, lockout_ms=HOUR_MS,
                                  max_per_24h=4)  # +0.4 mL/day when every bolus is taken
     due = ceil_div(18 * ML * DAY_MS, 1_400_000)
     assert pump.status().refill_due_ms == due
@@ -267,3 +268,21 @@ def test_low_reservoir_raised_when_a_single_bolus_starts_below_the_threshold() -
     pump.advance_to(HOUR_MS)
     pump.start_clinician_bolus(duration_ms=MINUTE_MS, volume_nl=1_000)
     assert alarm_time(pump, Alarm.LOW_RESERVOIR) == HOUR_MS  # delivering from this ms on
+
+
+def test_refill_due_is_the_drug_stability_limit_when_that_comes_first() -> None:
+    """Reproduction: ziconotide at a low rate came out "due in 792 days"; it stays stable in the
+    reservoir for its library's stability_days only."""
+    pump = ready_pump(drug="ziconotide", conc=25, schedule=Schedule.constant(100_000))
+    stability = pump.profile.drug("ziconotide").stability_days
+    assert pump.status().refill_due_ms == stability * DAY_MS  # not 180 days by volume
+    assert events_of(pump, "REFILL_DUE_DATE")[-1].details["limited_by"] == "stability"
+    pump.advance_to(stability * DAY_MS - 1)
+    assert alarm_time(pump, Alarm.REFILL_DUE) is None
+    pump.advance_to(stability * DAY_MS)
+    assert alarm_time(pump, Alarm.REFILL_DUE) == stability * DAY_MS
+    # a fresh fill starts the stability period again
+    pump.refill_begin()
+    pump.refill_withdrawn(pump.reservoir_nl)
+    pump.refill_complete(20 * ML, 25)
+    assert pump.status().refill_due_ms == 2 * stability * DAY_MS

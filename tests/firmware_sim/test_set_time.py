@@ -69,7 +69,7 @@ def test_jump_in_the_middle_of_a_bolus_keeps_the_bolus_on_the_run_clock() -> Non
 
 def test_clock_change_neither_resets_nor_extends_the_lockout() -> None:
     pump = pump_at_midnight()
-    pump.configure_patient_bolus(dose_ug=100, duration_ms=MINUTE_MS, lockout_ms=HOUR_MS,
+    pump.configure_patient_bolus(dose_ug=100, duration_ms=30 * MINUTE_MS, lockout_ms=HOUR_MS,
                                  max_per_24h=2)
     assert pump.request_patient_bolus().granted
     pump.advance_to(HOUR_MS - 1)

@@ -132,7 +132,7 @@ def test_every_request_type_has_a_method():
              "GET_ALARMS": "alarms", "ACK_ALARM": "ack_alarm", "READ_LOG": "read_log",
              "GET_CLOCK": "clock", "SET_CLOCK": "set_clock", "SET_TELEMETRY": "set_telemetry",
              "INJECT_FAULT": "inject_fault", "SESSION_OPEN": "open", "SESSION_PROOF": "open",
-             "SESSION_CLOSE": "close"}
+             "SESSION_CLOSE": "close", "ALARM_TEST": "alarm_test"}
     from protocol.messages import REGISTRY
     requests = {t.name for t, s in REGISTRY.items() if s.kind == "request"}
     assert requests == set(names)

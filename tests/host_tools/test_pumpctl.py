@@ -308,3 +308,26 @@ def test_usage_errors_exit_2(device):
     assert pumpctl("bolus", "--volume", "1mL", url=device).returncode == 2  # no --duration
     bad_unit = pumpctl("bolus", "--volume", "1 parsec", "--duration", "1min", url=device)
     assert bad_unit.returncode == 2 and "volume" in bad_unit.stderr
+
+
+def test_clock_set_sends_the_local_time_it_is_given(device):
+    """Reproduction: `clock set 08:00+01:00` set 07:00 (converted to UTC), although the pump's
+    wall clock is its local time."""
+    assert pumpctl("clock", "set", "2026-03-02T08:00:00+01:00", url=device).returncode == 0
+    wall = ok_json("clock", url=device)["wall_ms"]
+    eight = 1_772_438_400_000  # 2026-03-02 08:00 as pump wall ms
+    assert eight <= wall < eight + 60_000
+    # --tz converts an instant: 08:00 UTC is 09:00 in Paris (winter time)
+    assert pumpctl("clock", "set", "2026-03-02T08:00:00Z", "--tz", "Europe/Paris",
+                   url=device).returncode == 0
+    wall = ok_json("clock", url=device)["wall_ms"]
+    assert eight + 3_600_000 <= wall < eight + 3_660_000
+    bad = pumpctl("clock", "set", "08:00", "--tz", "Mars/Olympus", url=device)
+    assert bad.returncode != 0 and "time zone" in bad.stderr + bad.stdout
+
+
+def test_alarm_test_sounds_both_tones_and_is_logged(device):
+    done = pumpctl("alarms", "test", url=device)
+    assert done.returncode == 0 and "TWO_TONE_3S" in done.stdout
+    kinds = [e["kind_name"] for e in ok_json("log", url=device)["entries"]]
+    assert "ALARM_TEST" in kinds

@@ -13,7 +13,7 @@ from host_tools.safety.machine import make_machine
 from . import profiles
 
 pytestmark = pytest.mark.requirement("SAF-1", "SAF-2", "SAF-3", "SAF-4", "SAF-5", "SAF-6",
-                                     "SAF-7", "SAF-8", "SAF-9", "SAF-10", "SAF-11", "SAF-13")
+                                     "SAF-7", "SAF-8", "SAF-9", "SAF-10", "SAF-11", "SAF-12", "SAF-13")
 
 PROFILE = profiles.current()
 MACHINES = {"faulty-links": make_machine(faults=True, name="FaultyLinkSafetyMachine"),

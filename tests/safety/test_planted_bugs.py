@@ -102,7 +102,7 @@ def test_threshold_crossed_without_alarm_is_found(monkeypatch: pytest.MonkeyPatc
     def plant(mp: pytest.MonkeyPatch) -> None:
         from firmware_sim.pump import delivery, power, thresholds
 
-        def late(p: Pump, t: int, res: int, deliv: int, path: int) -> int | None:
+        def late(p: Pump, t: int, res: int, deliv: int, path: int, counted: int = 0) -> int | None:
             if p.machine.state in ("INFUSING", "BOLUS") and Alarm.LOW_RESERVOIR not in p.alarms:
                 return res - (p.low_threshold_nl - 100_000)
             return None

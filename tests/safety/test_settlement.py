@@ -91,7 +91,7 @@ def test_a_patient_bolus_at_an_edge_is_judged_against_the_pump_after_a_bridge() 
             settle(m.executed(out, evs))
             m.check()
 
-        steps = [(0, 24_000_000)]
+        steps = [(0, 20_000_000)]  # room under the 24 mL/day ceiling for a patient bolus
         lockout = 120 * MINUTE_MS
         do("set_drug", lambda c: c.set_drug("morphine", 1_000),
            lambda ok: o.on_program("morphine", 1_000, None, ok))

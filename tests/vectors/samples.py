@@ -71,8 +71,10 @@ SAMPLES: dict[MT, dict[str, Any]] = {
     MT.REFILL_RESULT: {"reservoir_nl": 18_000_000, "expected_withdrawn_nl": 2_000_000,
                        "discrepancy": 0, "refill_due_ms": 1_707_000_000_000},
     MT.ALARM_LIST: {"alarms": [
-        {"alarm": 0, "priority": 2, "raised_ms": 1_699_999_000_000, "acknowledged": 1},
-        {"alarm": 2, "priority": 1, "raised_ms": 1_699_999_500_000, "acknowledged": 0}]},
+        {"alarm": 0, "priority": 2, "raised_ms": 1_699_999_000_000, "acknowledged": 1,
+         "tone": 1, "repeat_ms": 3_600_000},
+        {"alarm": 2, "priority": 1, "raised_ms": 1_699_999_500_000, "acknowledged": 0,
+         "tone": 1, "repeat_ms": 3_600_000}]},
     MT.LOG_PAGE: {"total_count": 250, "entries": [
         # PATIENT_BOLUS_GRANTED: 50 ug as 2,000 nL
         {"index": 100, "time_ms": 1_699_000_000_000, "kind": 7, "subject": 0,
@@ -90,6 +92,7 @@ SAMPLES: dict[MT, dict[str, Any]] = {
     MT.ACK: {"request_type": int(MT.SET_SCHEDULE), "warnings": 1},
     MT.NAK: {"code": 0x21, "request_type": int(MT.SET_SCHEDULE), "retry_after_ms": 0,
              "detail": "steps[1].start_minute"},
+    MT.ALARM_TEST: {},
 }
 
 # Messages new in protocol 1.1 (their vectors are numbered apart, see regenerate.py).
