@@ -10,7 +10,7 @@ prompt.
 Every value given is checked before the first request (wire range first, then the pump's reservoir
 and drug library), and a value typed at a prompt is checked before it is sent. With both volumes
 given, the withdrawal and the fill go to the pump in one REFILL_COMPLETE, which the pump takes
-whole or not at all. A pump already in REFILL (an earlier refill interrupted) is continued, not
+whole or not at all (except a withdrawal of 0 from a reservoir that holds drug, reported first). A pump already in REFILL (an earlier refill interrupted) is continued, not
 begun again, so a refill refused or cut short midway is finished by running the command again.
 """
 from __future__ import annotations
@@ -145,7 +145,10 @@ def _run_refill(client, profile, before, drug, say, withdrawn, filled, concentra
     difference = withdrawn_nl - expected
     scripted = withdrawn is not None and filled is not None
     flagged = False
-    if not scripted:  # at the bedside: report the withdrawal before asking for the fill
+    # At the bedside the withdrawal is reported before the fill is asked for. A scripted
+    # withdrawal of 0 from a reservoir that holds drug is reported on its own too: in
+    # REFILL_COMPLETE a withdrawn volume of 0 means "not given".
+    if not scripted or (withdrawn_nl == 0 and expected > 0):
         client.refill_withdrawn(withdrawn_nl)
         flagged = Alarm.REFILL_DISCREPANCY in client.status().active_alarms
     say(f"   withdrawn {ml(withdrawn_nl)}, expected {ml(expected)} (difference {difference / 1e6:+.3f} mL)")
