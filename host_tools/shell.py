@@ -29,6 +29,7 @@ from host_tools.errors import PumpError
 from protocol import messages as wire
 from protocol.decoder import StreamDecoder
 from protocol.describe import ENUM_FIELDS, describe
+from protocol.enums import FrameKind
 from protocol.enums import MessageType as MT
 from protocol.enums import Weekday
 from protocol.frame import Frame
@@ -236,10 +237,13 @@ class PumpShell(cmd.Cmd):
             self.tap.received.clear()
         self.tap.write(data)
         deadline = time.monotonic() + RAW_WAIT_S
+
+        def answers() -> list[Frame]:  # events print through the client's callback
+            return [f for f in self.tap.received if f.kind is FrameKind.RESPONSE]
         with self.tap.arrived:
-            while not self.tap.received and time.monotonic() < deadline:
+            while not answers() and time.monotonic() < deadline:
                 self.tap.arrived.wait(deadline - time.monotonic())
-            frames = list(self.tap.received)
+            frames = answers()
         if not frames:
             self.say(f"sent {len(data)} bytes; no frame came back within {RAW_WAIT_S:g} s")
         for frame in frames:
