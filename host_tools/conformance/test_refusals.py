@@ -43,7 +43,7 @@ REFUSALS: list[tuple[str, list[tuple[MT, Any]], MT, Any, NakCode]] = [
     ("minute", [], MT.SET_SCHEDULE, _steps((0, 100_000), (1440, 200_000)),
      NakCode.MINUTE_OUT_OF_RANGE),
     ("no-steps", [], MT.SET_SCHEDULE, _steps(), NakCode.NO_STEPS),
-    ("hard-limit", [], MT.SET_SCHEDULE, _steps((0, 24_000_000)), NakCode.HARD_DAILY_LIMIT),
+    ("hard-limit", [], MT.SET_SCHEDULE, _steps((0, 4_000_000)), NakCode.HARD_DAILY_LIMIT),
     ("unknown-drug", [], MT.SET_DRUG, {"drug_name": "unobtainium",
                                        "concentration_ug_per_ml": 1_000}, NakCode.UNKNOWN_DRUG),
     ("concentration", [], MT.SET_DRUG, {"drug_name": "morphine", "concentration_ug_per_ml": 1},
