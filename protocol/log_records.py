@@ -110,6 +110,21 @@ LAYOUTS: dict[EventKind, RecordLayout] = {
         Slot("role", "-", "role of the session (0 = no authenticated session)", Role),
         Slot("count", "-", "refusals this entry stands for (unauthenticated ones are "
                            "summarised, section 7)")),
+    EventKind.BATTERY_FORECAST: RecordLayout(
+        None, Slot("daily_volume_nl", "nL", "daily volume of the therapy now in force"),
+        Slot("eri_reserve_uah", "uAh", "charge ERI is raised before end of service"),
+        Slot("eri_days", "d", "days from ERI to end of service at that volume")),
+    EventKind.SAFE_MODE: RecordLayout(
+        Slot("reason", "-", "the alarm that caused it", Alarm),
+        Slot("rate_nl_per_day", "nL/day", "the minimum rate the pump now runs at")),
+    EventKind.SAFE_MODE_END: RecordLayout(Slot("reason", "-", "the alarm whose acknowledgement "
+                                               "ended it", Alarm)),
+    EventKind.ALARM_TEST: RecordLayout(),
+    EventKind.DOSE_WINDOW_LIMIT: RecordLayout(
+        None, Slot("window_hours", "h", "length of the drug's dose window"),
+        Slot("window_limit_ug", "ug", "dose allowed per window"),
+        Slot("keep_open_nl_per_day", "nL/day", "keep-open rate until the window ends")),
+    EventKind.DOSE_WINDOW_END: RecordLayout(),
     EventKind.OTHER: RecordLayout(),
 }
 
