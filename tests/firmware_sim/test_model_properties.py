@@ -202,16 +202,18 @@ class PumpModel(RuleBasedStateMachine):
         now = before.time_ms
         cfg = self.patient_cfg
         expected: DenialReason | None = None
-        if cfg is None:
+        with_schedule = before.state is S.INFUSING or (before.state is S.BOLUS
+                                                       and self.pump.resume_infusing)
+        if cfg is None:  # the documented precedence (PROTOCOL.md, PATIENT_BOLUS)
             expected = DenialReason.NOT_CONFIGURED
-        elif before.state is S.BOLUS:
-            expected = DenialReason.BOLUS_ACTIVE
-        elif before.state is not S.INFUSING:
+        elif not with_schedule:
             expected = DenialReason.NOT_INFUSING
         elif self.grants and now < self.grants[-1] + cfg["lockout_ms"]:
             expected = DenialReason.LOCKOUT
         elif len([g for g in self.grants if g > now - DAY_MS]) >= cfg["max_per_24h"]:
             expected = DenialReason.DAILY_MAXIMUM
+        elif before.state is S.BOLUS:
+            expected = DenialReason.BOLUS_ACTIVE
         r = self.pump.request_patient_bolus()
         evs = self.pump.read_events(n, 100)
         if r.granted:
