@@ -26,7 +26,8 @@ import time
 from typing import Any
 
 
-def measure(machine_module: str, examples: int, steps: int, faults: bool, seed0: int) -> dict[str, Any]:
+def measure(machine_module: str, examples: int, steps: int, faults: bool,
+            seed0: int) -> dict[str, Any]:
     """Run ``examples`` examples; wall and CPU seconds, examples and checked steps."""
     from hypothesis import HealthCheck, Phase, seed, settings
     from hypothesis.stateful import get_state_machine_test

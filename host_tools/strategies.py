@@ -171,7 +171,8 @@ def patient_settings(draw: st.DrawFn, profile: ProfileLike = None, *, drug: str 
     the allotment (maximum per day x dose) fits in the drug's hard daily limit next to the plan's
     24 h dose. Raises ValueError when no setting fits (the plan alone uses the whole limit)."""
     p = _profile(profile)
-    lo_dose, hi_dose, hi_n = p.patient_min_dose_ug, min(p.patient_max_dose_ug, 500), p.patient_max_per_24h
+    lo_dose, hi_dose = p.patient_min_dose_ug, min(p.patient_max_dose_ug, 500)
+    hi_n = p.patient_max_per_24h
     if drug is not None and concentration_ug_per_ml is not None:
         lo_dose = max(lo_dose, -(-concentration_ug_per_ml // PG_PER_UG))  # >= 1 nL
         budget = patient_budget_ug(p, drug, concentration_ug_per_ml, steps)

@@ -148,7 +148,7 @@ FAULT_WIRE: dict[FaultKind, FaultWire] = {
     FaultKind.MOTOR_STALL: FaultWire("motor_stall", "recover_after_ms", "ms", 0, 604_800_000, 0),
     FaultKind.MEMORY_ERROR: FaultWire("memory_error"),
     FaultKind.BATTERY_ERI: FaultWire("battery_eri"),
-    FaultKind.END_OF_SERVICE: FaultWire("end_of_service"),
+    FaultKind.END_OF_SERVICE: FaultWire("battery_end_of_service"),
     FaultKind.CLEAR_MOTOR_STALL: FaultWire("motor_stall"),
     FaultKind.OVER_INFUSION: FaultWire("over_infusion", "permille", "0.1 %", 1, 1000, 145),
     FaultKind.UNDER_INFUSION: FaultWire("under_infusion", "permille", "0.1 %", 1, 1000, 145),

@@ -444,11 +444,7 @@ class Dispatcher:
         if kind is FaultKind.CLEAR_MOTOR_STALL:
             kind, action = FaultKind.MOTOR_STALL, FaultAction.CLEAR
         wire = FAULT_WIRE[kind]
-        if kind in (FaultKind.BATTERY_ERI, FaultKind.END_OF_SERVICE):
-            if action is FaultAction.CLEAR:
-                raise Rejected(RejectCode.INVALID_STATE, "action", "a battery does not recharge")
-            self.pump.inject_battery_drain(end_of_service=kind is FaultKind.END_OF_SERVICE)
-        elif action is FaultAction.CLEAR:
+        if action is FaultAction.CLEAR:
             self.pump.clear_fault(wire.model_name)
         elif wire.param is None:
             if f["value"] != 0:

@@ -16,8 +16,9 @@ from typing import Any
 from ..enums import Alarm, RejectCode, TherapyState
 from ..errors import Rejected
 from .fault_state import FaultState
-from .faults import (CATALOG, MECHANISM_FAULTS, MEMORY_ERROR, MOTOR_STALL, MRI_EXPOSURE,
-                     REDUCED_BATTERY, FaultSpec, check_fault, fault_spec)
+from .faults import (BATTERY_END_OF_SERVICE, CATALOG, IRREVERSIBLE, MECHANISM_FAULTS,
+                     MEMORY_ERROR, MOTOR_STALL, MRI_EXPOSURE, REDUCED_BATTERY, FaultSpec,
+                     check_fault, fault_spec)
 from .ledger import TruthReading
 from ..mechanism import MOTOR
 
@@ -75,6 +76,9 @@ class FaultsMixin:
         elif name == MEMORY_ERROR:
             self.faults.active[name] = {}
             p._memory_error("injected")
+        elif name in IRREVERSIBLE:
+            p.inject_battery_drain(end_of_service=name == BATTERY_END_OF_SERVICE)
+            self.faults.active[name] = {}
         else:  # reduced battery: recorded and logged (see REDUCED_BATTERY in the catalog)
             self.faults.active[name] = {}
             p._event("REDUCED_BATTERY")
@@ -88,6 +92,9 @@ class FaultsMixin:
         spec = fault_spec(name)
         if spec.name not in self.faults.active:
             raise p._reject(RejectCode.FAULT_NOT_ACTIVE, "fault", f"{name} is not in force")
+        if spec.name in IRREVERSIBLE:
+            raise p._reject(RejectCode.INVALID_STATE, "",
+                            f"{name} cannot be undone: a battery does not recharge")
         self._end_fault(name, early=True)
         p._commit()
 
@@ -141,6 +148,8 @@ class FaultsMixin:
         p: Any = self
         resume = self.faults.resume_after_stall and transient
         self.faults.resume_after_stall = False
+        if not transient and Alarm.MOTOR_STALL in p.alarms.active:
+            p._event("ALARM_ACK", alarm=Alarm.MOTOR_STALL.name)  # the replaced motor, cleared
         p._clear_alarm(Alarm.MOTOR_STALL)
         if p.state is not TherapyState.FAULT:
             return

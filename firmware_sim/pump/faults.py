@@ -52,6 +52,8 @@ MOTOR_STALL = "motor_stall"
 MRI_EXPOSURE = "mri_exposure"
 REDUCED_BATTERY = "reduced_battery"
 MEMORY_ERROR = "memory_error"
+BATTERY_ERI = "battery_eri"
+BATTERY_END_OF_SERVICE = "battery_end_of_service"
 
 _PERMILLE = "0.1 %"
 
@@ -96,7 +98,16 @@ CATALOG: tuple[FaultSpec, ...] = (
               "the pump's memory fails its check: MEMORY_ERROR alarm and the pump's documented "
               "memory-error behaviour",
               ()),
+    FaultSpec(BATTERY_ERI,
+              "the battery drains at once to its elective replacement indicator (the pump keeps "
+              "running); cannot be undone",
+              ()),
+    FaultSpec(BATTERY_END_OF_SERVICE,
+              "the battery drains at once to end of service: delivery stops for good; cannot be "
+              "undone",
+              ()),
 )
+IRREVERSIBLE = frozenset({BATTERY_ERI, BATTERY_END_OF_SERVICE})
 BY_NAME: dict[str, FaultSpec] = {f.name: f for f in CATALOG}
 MECHANISM_FAULTS = frozenset({OVER_INFUSION, UNDER_INFUSION, OCCLUSION, LEAK})
 
@@ -170,4 +181,5 @@ def mechanism_effect(spec: MechanismSpec, active: Mapping[str, Mapping[str, int]
 
 __all__ = ["FaultParam", "FaultSpec", "CATALOG", "BY_NAME", "MECHANISM_FAULTS", "MechanismEffect",
            "check_fault", "fault_spec", "mechanism_effect", "OVER_INFUSION", "UNDER_INFUSION",
-           "OCCLUSION", "LEAK", "MOTOR_STALL", "MRI_EXPOSURE", "REDUCED_BATTERY", "MEMORY_ERROR"]
+           "OCCLUSION", "LEAK", "MOTOR_STALL", "MRI_EXPOSURE", "REDUCED_BATTERY", "MEMORY_ERROR",
+           "BATTERY_ERI", "BATTERY_END_OF_SERVICE", "IRREVERSIBLE"]

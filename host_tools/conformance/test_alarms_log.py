@@ -1,13 +1,14 @@
 """PROTOCOL.md ALARM_EVENT, GET_ALARMS, ACK_ALARM, READ_LOG: alarms pushed as they are raised,
 listed and acknowledged; the event log gapless, growing with every executed command and with
-nothing for a refusal. Alarms on demand need the emulator's INJECT_FAULT (skipped on other pumps)."""
+nothing for a refusal. Alarms on demand need the emulator's INJECT_FAULT (skipped on other
+pumps)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
 
-from protocol import Alarm, EventKind, FaultKind, MessageType as MT, NakCode
+from protocol import Alarm, EventKind, FaultAction, FaultKind, MessageType as MT, NakCode
 
 from .conftest import status
 from .wire import WireHost, nak, ok
@@ -18,12 +19,15 @@ pytestmark = pytest.mark.requirement("ALM-4", "ALM-6", "ALM-7", "PER-4", "SAF-8"
 @pytest.fixture
 def stalled(programmed: WireHost) -> Iterator[WireHost]:
     """The programmed pump with its motor stalled (INJECT_FAULT MOTOR_STALL); restarted after."""
-    r = programmed.request(MT.INJECT_FAULT, {"fault": FaultKind.MOTOR_STALL})
+    r = programmed.request(MT.INJECT_FAULT, {"fault": FaultKind.MOTOR_STALL,
+                                             "action": FaultAction.RAISE,
+                                             "value": 0})  # 0: a permanent stall
     if r.msg_type == MT.NAK and r.fields["code"] == NakCode.UNKNOWN_MESSAGE_TYPE:
         pytest.skip("needs a pump in MOTOR_STALL: this pump has no INJECT_FAULT (not an emulator)")
     ok(r)
     yield programmed
-    programmed.request(MT.INJECT_FAULT, {"fault": FaultKind.CLEAR_MOTOR_STALL})
+    programmed.request(MT.INJECT_FAULT, {"fault": FaultKind.MOTOR_STALL,
+                                         "action": FaultAction.CLEAR, "value": 0})
     programmed.request(MT.ACK_ALARM, {"alarm": Alarm.MOTOR_STALL})
     programmed.request(MT.START_THERAPY)
 

@@ -202,11 +202,13 @@ class PumpModel(RuleBasedStateMachine):
         now = before.time_ms
         cfg = self.patient_cfg
         expected: DenialReason | None = None
-        with_schedule = before.state is S.INFUSING or (before.state is S.BOLUS
-                                                       and self.pump.resume_infusing)
-        if cfg is None:  # the documented precedence (PROTOCOL.md, PATIENT_BOLUS)
+        # PROTOCOL.md's precedence: NOT_CONFIGURED, NOT_INFUSING, LOCKOUT, DAILY_MAXIMUM,
+        # BOLUS_ACTIVE (a bolus over a running schedule still counts as infusing).
+        schedule_running = before.state is S.INFUSING or (
+            before.state is S.BOLUS and self.pump.resume_infusing)
+        if cfg is None:
             expected = DenialReason.NOT_CONFIGURED
-        elif not with_schedule:
+        elif not schedule_running:
             expected = DenialReason.NOT_INFUSING
         elif self.grants and now < self.grants[-1] + cfg["lockout_ms"]:
             expected = DenialReason.LOCKOUT

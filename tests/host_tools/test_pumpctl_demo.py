@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_runs_end_to_end(tmp_path):
     # No --out: the plot goes to demo-out in the current directory, never into the package.
     done = subprocess.run([sys.executable, "-m", "host_tools.demo"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "first bolus granted; second denied: LOCKOUT" in done.stdout
     assert "pumpsim stopped cleanly (exit code 0)" in done.stdout

@@ -43,7 +43,8 @@ def test_settings_accepted_by_the_pump(pump_strategies, data):
     cfg = data.draw(pump_strategies.patient_settings(drug=drug, concentration_ug_per_ml=conc,
                                                      steps=steps))
     pump = Pump(pump_strategies.profile)
-    pump.program_therapy(drug, conc, Schedule({Weekday.EVERY_DAY: Plan(tuple(Step(*s) for s in steps))}))
+    plan = Plan(tuple(Step(*s) for s in steps))
+    pump.program_therapy(drug, conc, Schedule({Weekday.EVERY_DAY: plan}))
     pump.configure_patient_bolus(cfg["patient_bolus_dose_ug"], cfg["patient_bolus_duration_ms"],
                                  cfg["patient_lockout_ms"], cfg["patient_max_per_day"])
 """

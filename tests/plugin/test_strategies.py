@@ -80,7 +80,8 @@ def test_patient_settings_for_a_program_are_accepted_by_the_pump(data: st.DataOb
         pump = Pump(PROFILE)
         pump.program_therapy(drug, conc, schedule(steps))
         with pytest.raises(Rejected):
-            pump.configure_patient_bolus(PROFILE.patient_min_dose_ug, PROFILE.patient_min_duration_ms,
+            pump.configure_patient_bolus(PROFILE.patient_min_dose_ug,
+                                         PROFILE.patient_min_duration_ms,
                                          PROFILE.patient_min_lockout_ms, 1)
         return
     pump = Pump(PROFILE)
