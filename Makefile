@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/links.py
 	$(PY) benchmarks/bench_line.py
 	$(PY) benchmarks/roundtrip.py
+	$(PY) benchmarks/handshake_flood.py
 	$(PY) benchmarks/fuzz.py --frames 100000
 
 clean:

@@ -343,14 +343,12 @@ class Dispatcher:
 
     def refill_complete(self, f: Fields) -> Response:
         """Fill, after the withdrawal (PROTOCOL.md, REFILL_COMPLETE): without REFILL_WITHDRAWN
-        first, ``withdrawn_nl`` is reported here as REFILL_WITHDRAWN would report it, but 0
-        while the pump counts drug in the reservoir is WITHDRAW_REQUIRED; after it,
-        ``withdrawn_nl`` is 0 or the reported volume, anything else ALREADY_WITHDRAWN."""
+        first, ``withdrawn_nl`` is reported here as REFILL_WITHDRAWN would report it (both or
+        neither); after it, ``withdrawn_nl`` is 0 or the reported volume, anything else
+        ALREADY_WITHDRAWN."""
         pump = self.pump
         filled, conc, withdrawn = f["filled_nl"], f["concentration_ug_per_ml"], f["withdrawn_nl"]
         if pump.state is TherapyState.REFILL and pump.refill_stage == "begun":
-            if withdrawn == 0 and pump.reservoir_nl > 0:
-                raise Refusal(NakCode.WITHDRAW_REQUIRED, "withdrawn_nl")
             withdrawn = self._withdrawn(withdrawn)
             pump.validate_refill_complete(filled, conc, withdrawn_nl=withdrawn)
             pump.refill_withdrawn(withdrawn)

@@ -40,7 +40,7 @@ def test_shell_runs_typed_commands_messages_and_raw_frames(tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert json.loads(lines[0])["state"] == "STOPPED"
-    assert json.loads(lines[1])["request_type"] == int(MT.SET_DRUG)
+    assert json.loads(lines[1]) == {"request_type": int(MT.SET_DRUG), "warnings": 0}
     assert "[event] StatusPush" in result.output  # events printed as they arrive
     assert "error: unknown message 'NO_SUCH_MESSAGE'" in result.output
     assert "missing" in result.output  # a field left out: refused before sending
