@@ -79,9 +79,11 @@ class FaultsMixin:
         elif name in IRREVERSIBLE:
             p.inject_battery_drain(end_of_service=name == BATTERY_END_OF_SERVICE)
             self.faults.active[name] = {}
-        else:  # reduced battery: recorded and logged (see REDUCED_BATTERY in the catalog)
+        else:  # reduced battery: the REDUCED_BATTERY alarm and the minimum-rate safe mode
             self.faults.active[name] = {}
             p._event("REDUCED_BATTERY")
+            if Alarm.REDUCED_BATTERY not in p.alarms:
+                p._on_reduced_battery()
         p._commit()
 
     def clear_fault(self, name: str) -> None:
@@ -137,8 +139,10 @@ class FaultsMixin:
             p._event("FAULT_CLEARED", fault=name, **params)
         elif name == MEMORY_ERROR:
             p._clear_alarm(Alarm.MEMORY_ERROR)  # the memory was repaired
-        elif name == REDUCED_BATTERY:
+        elif name == REDUCED_BATTERY:  # the injected drop ends: full-rate therapy again
             p._event("REDUCED_BATTERY_END")
+            p._clear_alarm(Alarm.REDUCED_BATTERY)
+            p._leave_safe_mode("REDUCED_BATTERY")
         if stalled:
             self._recover(transient=params.get("recover_after_ms", 1) > 0)
 

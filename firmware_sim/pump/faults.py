@@ -91,8 +91,8 @@ CATALOG: tuple[FaultSpec, ...] = (
               (FaultParam("duration_ms", "ms", 1, 86_400_000, 30 * MINUTE_MS,
                           "time spent in the field"),)),
     FaultSpec(REDUCED_BATTERY,
-              "the battery's performance drops (logged REDUCED_BATTERY, in force until "
-              "cleared); the battery model's minimum-rate safe mode acts on it",
+              "the battery's performance drops: REDUCED_BATTERY alarm and the minimum-rate "
+              "safe mode (0.048 mL/day on ip20/ip40, no boluses) until cleared",
               ()),
     FaultSpec(MEMORY_ERROR,
               "the pump's memory fails its check: MEMORY_ERROR alarm and the pump's documented "

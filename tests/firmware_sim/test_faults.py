@@ -194,3 +194,26 @@ def test_thirty_days_of_over_infusion_then_the_refill_alarm() -> None:
     conserved(pump)
     tr = pump.truth()
     assert (tr.withdrawn_nl, tr.reservoir_nl) == (2_825_000, 0)
+
+
+def test_reduced_battery_fault_falls_back_to_the_minimum_rate_until_cleared() -> None:
+    """The injected reduced-battery fault acts as the battery model's own reduced level does:
+    REDUCED_BATTERY alarm, minimum-rate safe mode (no boluses); clearing it restores the
+    programmed rate."""
+    pump = running_pump(rate=2_400_000)
+    minimum = pump.profile.min_rate_nl_per_day
+    pump.raise_fault("reduced_battery")
+    assert Alarm.REDUCED_BATTERY in pump.active_alarms
+    assert pump.status().safe_mode == "REDUCED_BATTERY"
+    before = pump.delivered_nl
+    pump.advance_to(pump.time_ms + DAY_MS)
+    assert pump.delivered_nl - before == minimum
+    with pytest.raises(Rejected):
+        pump.start_clinician_bolus(600_000, volume_nl=10_000)
+    pump.clear_fault("reduced_battery")
+    assert Alarm.REDUCED_BATTERY not in pump.active_alarms
+    assert pump.status().safe_mode is None
+    before = pump.delivered_nl
+    pump.advance_to(pump.time_ms + DAY_MS)
+    assert pump.delivered_nl - before == 2_400_000
+    conserved(pump)
