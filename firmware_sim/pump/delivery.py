@@ -97,6 +97,7 @@ class DeliveryMixin(PumpCore):
         return False
 
     def _segment(self, target: int) -> None:
+        t0 = self.t_ms
         dt, vol, rem, counted = self._plan_segment(self.t_ms, target, self.reservoir_nl,
                                                    self.delivered_nl, self.basal_rem,
                                                    self.path_old_nl, self._window_counted_pg())
@@ -114,7 +115,7 @@ class DeliveryMixin(PumpCore):
         self.basal_rem = rem
         self.t_ms += dt
         self.segments += 1
-        self._mark_midnight()  # type: ignore[attr-defined]
+        self._mark_midnight(t0)  # type: ignore[attr-defined]
         self._after_segment()
 
     def _volume_function(self, t: int, rem: int, end: int
@@ -164,7 +165,10 @@ class DeliveryMixin(PumpCore):
         cap, basal remainder after it, volume the dose window counts). It ends at the first
         crossing of a threshold row, at the next wall-clock midnight (the delivered counter of
         the day restarts there) or at ``target``. Pure: changes nothing."""
-        end = min(target, next_midnight_run_ms(t, self.wall_offset_ms))
+        st = self.machine.state
+        delivering = st == "INFUSING" or st == "BOLUS"
+        # while nothing flows the day's counter cannot change: no need to stop at midnight
+        end = min(target, next_midnight_run_ms(t, self.wall_offset_ms)) if delivering else target
         armed: list[tuple[Measure, int]] = []
         for row in THRESHOLDS:
             d = row.distance(self, t, reservoir_nl, delivered_nl, path_old_nl,  # type: ignore[arg-type]
@@ -175,8 +179,6 @@ class DeliveryMixin(PumpCore):
                 end = min(end, t + d)
             else:
                 armed.append((row.measure, d))
-        st = self.machine.state
-        delivering = st == "INFUSING" or st == "BOLUS"
         f: Callable[[int], int] = _zero
         basal: Callable[[int], int] = _zero
         counted: Callable[[int], int] = _zero

@@ -52,7 +52,10 @@ class ReportingMixin(PumpCore):
         self._event("REFUSED", code=code, request_type=request_type, role=role, count=count)
         self._commit()
 
-    def _mark_midnight(self) -> None:
-        """Called when the run clock reaches a wall-clock midnight: today's counter restarts."""
-        if (self.t_ms + self.wall_offset_ms) % DAY_MS == 0:
+    def _mark_midnight(self, segment_start_ms: int) -> None:
+        """Called after each segment: when it reached or crossed a wall-clock midnight, today's
+        counter restarts there. (A delivering segment ends at midnight; one that crossed it
+        delivered nothing, so the count at midnight is the count now.)"""
+        off = self.wall_offset_ms
+        if (self.t_ms + off) // DAY_MS > (segment_start_ms + off) // DAY_MS:
             self.delivered_at_midnight_nl = self.delivered_nl
