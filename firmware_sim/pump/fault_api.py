@@ -138,7 +138,8 @@ class FaultsMixin:
         elif name in MECHANISM_FAULTS:
             p._event("FAULT_CLEARED", fault=name, **params)
         elif name == MEMORY_ERROR:
-            p._clear_alarm(Alarm.MEMORY_ERROR)  # the memory was repaired
+            p._clear_alarm(Alarm.MEMORY_ERROR)  # the memory was repaired: full rate again
+            p._leave_safe_mode("MEMORY_ERROR")
         elif name == REDUCED_BATTERY:  # the injected drop ends: full-rate therapy again
             p._event("REDUCED_BATTERY_END")
             p._clear_alarm(Alarm.REDUCED_BATTERY)

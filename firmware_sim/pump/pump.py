@@ -145,9 +145,11 @@ class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, Po
         self._event("ALARM_ACK", alarm=alarm.name)
         if alarm in CLEARED_BY_ACK:
             self._clear_alarm(alarm)
-            if alarm is Alarm.MOTOR_STALL and self.state is S.FAULT:
+            if alarm is Alarm.MOTOR_STALL:
+                # the stall is over whatever the state (the battery may have ended meanwhile)
                 self._faults_on_stall_ack()
-                self._trigger("clear_fault")
+                if self.state is S.FAULT:
+                    self._trigger("clear_fault")
             if alarm is Alarm.MEMORY_ERROR:
                 self._leave_safe_mode("MEMORY_ERROR")
         else:

@@ -14,8 +14,8 @@ from firmware_sim import Alarm, Pump, Storage, TherapyState, load_profile
 from .helpers import HOUR_MS, MINUTE_MS, ready_pump
 
 S = TherapyState
-FLIPS_IN_STATE = 200
-FLIPS_IN_EVENTS = 220
+FLIPS_IN_STATE = 260
+FLIPS_IN_EVENTS = 280
 FLIPS_ANYWHERE = 60
 
 
