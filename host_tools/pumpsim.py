@@ -26,7 +26,7 @@ import sqlite3
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -252,21 +252,8 @@ def _run(link: hal.Link, url: str, options: dict[str, Any], faults: str | None, 
         pump.clock = ScaledClock(warp, start_ms=pump.t_ms)
         log.info("pump %s, profile %s, state %s, warp %g, run clock at %d ms", serial_number,
                  pump.profile.name, state_path or "in memory", warp, pump.t_ms)
-        reopen = None
-        if split_url(url)[0] not in ("pty", "tcp-listen") and \
-                not url.lower().startswith("fault+"):
-            def reopen() -> hal.Link:
-                """The serial port again (after it was unplugged)."""
-                return hal.open(url, end="pump", faults=faults, **options)
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: Any) -> None:
-            """SIGINT/SIGTERM: stop serving; the state is committed on the way out."""
-            log.info("%s received: stopping", signal.Signals(signum).name)
-            stop.set()
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
+        reopen = _reopener(url, faults, options)
+        stop = _stop_on_signals()
         device = Device(pump, link, keys, serial_number=serial_number, log_frames=log_frames,
                         reopen=reopen)
         try:
@@ -281,25 +268,39 @@ def _run(link: hal.Link, url: str, options: dict[str, Any], faults: str | None, 
         storage.close()
 
 
-def _run_controlled(link: hal.Link, url: str, options: dict[str, Any], faults: str | None,
-                    prof: Any, state_path: str | None, keys: Any, serial_number: str,
-                    warp: float, log_frames: bool, control: Any) -> None:
-    from host_tools.control.errors import ControlError
-    from host_tools.control.serve import serve_controlled
-    reopen = None
-    if split_url(url)[0] not in ("pty", "tcp-listen") and not url.lower().startswith("fault+"):
-        def reopen() -> hal.Link:
-            """The serial port again (after it was unplugged)."""
-            return hal.open(url, end="pump", faults=faults, **options)
+def _reopener(url: str, faults: str | None,
+              options: dict[str, Any]) -> Callable[[], hal.Link] | None:
+    """How to open a serial port again after it was unplugged (None for pty and tcp-listen
+    ends, which serve successive hosts themselves, and for fault-wrapped URLs)."""
+    if split_url(url)[0] in ("pty", "tcp-listen") or url.lower().startswith("fault+"):
+        return None
+
+    def reopen() -> hal.Link:
+        """The serial port again (after it was unplugged)."""
+        return hal.open(url, end="pump", faults=faults, **options)
+    return reopen
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM: stop serving; the state is committed on the way out."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
-        """SIGINT/SIGTERM: stop serving; the state is committed on the way out."""
         log.info("%s received: stopping", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def _run_controlled(link: hal.Link, url: str, options: dict[str, Any], faults: str | None,
+                    prof: Any, state_path: str | None, keys: Any, serial_number: str,
+                    warp: float, log_frames: bool, control: Any) -> None:
+    from host_tools.control.errors import ControlError
+    from host_tools.control.serve import serve_controlled
+    reopen = _reopener(url, faults, options)
+    stop = _stop_on_signals()
     try:
         serve_controlled(link, prof, control, state_path=state_path, warp=warp, stop=stop,
                          announce=lambda line: print(line, flush=True), keys=keys,
