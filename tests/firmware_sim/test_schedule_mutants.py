@@ -156,3 +156,17 @@ def test_worst_window_wrapping_the_end_of_the_week() -> None:
                                    Weekday.WEDNESDAY: Plan((Step(0, 48_000), Step(720, ML))),
                                    Weekday.THURSDAY: Plan((Step(0, ML), Step(720, 48_000)))}))
     assert c.max_window_x_day_ms == ML * DAY_MS
+
+
+def test_lookup_in_a_middle_step_points_at_the_following_step() -> None:
+    sched = Schedule.daily([(0, 100_000), (360, 200_000), (720, 300_000), (1080, 400_000)])
+    c = CompiledSchedule(sched)
+    assert c.schedule is sched
+    assert c.lookup(400 * MINUTE_MS) == (1, 200_000, 720 * MINUTE_MS)
+    assert c.lookup(800 * MINUTE_MS) == (2, 300_000, 1080 * MINUTE_MS)
+    assert c.lookup(1100 * MINUTE_MS) == (3, 400_000, DAY_MS)
+
+
+def test_worst_window_of_a_zero_rate_is_zero() -> None:
+    """The window search starts from nothing: a (never validated) zero plan bounds 0 nL."""
+    assert CompiledSchedule(Schedule.constant(0)).max_window_x_day_ms == 0

@@ -47,6 +47,9 @@ MODULES: dict[str, list[str]] = {
     "firmware_sim.pump.thresholds": [
         "tests/firmware_sim/test_reservoir_refill.py",
         "tests/firmware_sim/test_battery_faults_alarms.py",
+        "tests/firmware_sim/test_bolus.py",
+        "tests/firmware_sim/test_dose_windows.py",
+        "tests/firmware_sim/test_faults.py",
     ],
     "protocol.frame": [
         "tests/protocol/test_frame.py",
@@ -96,16 +99,22 @@ def prepare(module: str, fresh: bool) -> Path:
     return work
 
 
-def survivors(work: Path, module: str) -> list[str]:
-    """Mutants of ``module`` that a previous run in ``work`` left alive (or never ran)."""
+def forget_survivors(work: Path, module: str) -> int:
+    """Mark the mutants of ``module`` that a previous run in ``work`` did not kill as not run,
+    so the next run tries them again (with the tests as they are now); returns how many."""
     sys.path.insert(0, str(Path(__file__).parent))
     from score import KILLED  # noqa: PLC0415 (the score script is not a package)
 
     meta = work / "mutants" / (module_path(module) + ".meta")
     if not meta.exists():
-        return []
-    codes = json.loads(meta.read_text())["exit_code_by_key"]
-    return sorted(k for k, v in codes.items() if v not in KILLED)
+        return 0
+    data = json.loads(meta.read_text())
+    codes = data["exit_code_by_key"]
+    again = [k for k, v in codes.items() if v not in KILLED]
+    for k in again:
+        codes[k] = None
+    meta.write_text(json.dumps(data, indent=4))
+    return len(again)
 
 
 def tests_of(module: str) -> list[str]:
@@ -116,8 +125,9 @@ def tests_of(module: str) -> list[str]:
     return tests
 
 
-def run_one(module: str, only: list[str] | None) -> int:
-    """Run mutmut for ``module`` in this process (cwd: its working directory)."""
+def run_one(module: str) -> int:
+    """Run mutmut for ``module`` in this process (cwd: its working directory): every mutant
+    without a result yet."""
     import mutmut.configuration as mc  # noqa: PLC0415 (only in the mutation extra)
     from mutmut.__main__ import _run  # noqa: PLC0415
 
@@ -125,7 +135,7 @@ def run_one(module: str, only: list[str] | None) -> int:
     cfg.only_mutate = [module_path(module)]
     cfg.pytest_add_cli_args_test_selection = tests_of(module)
     mc._config = cfg
-    _run(tuple(only or ()), max_children=1)
+    _run((), max_children=1)
     return 0
 
 
@@ -143,11 +153,10 @@ def main() -> int:
         ap.error(f"unknown module(s) {unknown}; known: {', '.join(MODULES)}")
     if args.in_process:
         (module,) = args.modules
-        only = survivors(Path.cwd(), module) if args.survivors else None
-        if args.survivors and not only:
-            print(f"{module}: no survivors to run")
-            return 0
-        return run_one(module, only)
+        if args.survivors:
+            print(f"{module}: {forget_survivors(Path.cwd(), module)} mutants to run again",
+                  flush=True)
+        return run_one(module)
     for module in args.modules or list(MODULES):
         work = prepare(module, fresh=not args.resume)
         print(f"== {module} ({module_path(module)}) against {' '.join(tests_of(module))}",

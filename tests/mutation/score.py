@@ -60,7 +60,7 @@ def main() -> int:
              if not args.modules or r[0].name in args.modules]
     for work, module, codes in found:
         killed = [k for k, v in codes.items() if v in KILLED]
-        eq = [k for k, v in codes.items() if k in equiv and v not in KILLED]
+        eq = [k for k, v in codes.items() if k in equiv and v is not None and v not in KILLED]
         survived = [k for k, v in codes.items() if v is not None and v not in KILLED
                     and k not in equiv]
         pending = [k for k, v in codes.items() if v is None]

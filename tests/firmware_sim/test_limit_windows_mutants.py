@@ -1,0 +1,182 @@
+"""The rolling 24 h dose bound behind the hard daily limit, checked against a brute-force search.
+
+``_window_pg`` bounds the dose of every 24 h window that contains now by evaluating a few
+candidate window starts (epoch ends, step boundaries, bolus ends). Here the same bound is found by
+trying every window start on a 10-minute grid (and the last ms in which each bolus counts): with
+every rate a multiple of 1,440 nL/day and every event on the grid, a window's dose changes
+linearly between grid points, so the grid search must find exactly the pump's value, in
+scenarios with
+reprogramming, clock changes, stops, boluses and a concentration change in the catheter.
+"""
+from __future__ import annotations
+
+import pytest
+
+from firmware_sim import DAY_MS, Pump, Rejected, Schedule
+from firmware_sim.enums import RejectCode
+from firmware_sim.schedule import CompiledSchedule
+
+from .helpers import HOUR_MS, MINUTE_MS, ready_pump
+
+pytestmark = pytest.mark.requirement("LIM-1", "SAF-4")
+
+PG_PER_UG = 1_000_000
+LOW = Schedule.daily([(0, 144_000), (600, 1_440_000), (1020, 288_000)])
+HIGH = Schedule.daily([(0, 1_440_000), (360, 144_000)])
+FLAT = Schedule.constant(720_000)
+GRID_MS = 10 * MINUTE_MS  # every step, epoch, bolus and offset below is on this grid
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def grid_bound(pump: Pump, compiled: CompiledSchedule | None, conc: int, offset_ms: int,
+               running: bool, extra_pg: int = 0, boluses: bool = True) -> int:
+    """Largest dose (pg) of a 24 h window [s, s + 24 h) with s in [now - 24 h, now]: what ran
+    (closed and open epochs), the boluses ending after s and ``compiled`` from now on."""
+    t = pump.t_ms
+    lo = t - DAY_MS
+    ran = [(a, e, off, c, CompiledSchedule(Schedule.from_dict(sd)))
+           for a, e, off, c, sd in pump.past_epochs if e > lo]
+    if pump.epoch is not None and pump.epoch[0] < t and pump.compiled is not None:
+        ran.append((pump.epoch[0], t, pump.epoch[1], pump.epoch[2], pump.compiled))
+    history = pump.bolus_history if boluses else []
+
+    def dose(s: int) -> int:
+        v = sum(pg for _, end, pg, _ in history if end > s)
+        for a, e, off, c, cs in ran:
+            if e > max(a, s):
+                v += ceil_div(cs.integral_x_day_ms(max(a, s) + off, e + off), DAY_MS) * c
+        if running and compiled is not None:
+            v += ceil_div(compiled.integral_x_day_ms(t + offset_ms, s + DAY_MS + offset_ms),
+                          DAY_MS) * conc
+        return v
+
+    # every tenth minute, and the last ms in which a bolus still counts
+    starts = set(range(lo - lo % GRID_MS, t + GRID_MS, GRID_MS))
+    starts.update(end - 1 for _, end, _, _ in history)
+    return max(dose(s) for s in starts if lo <= s <= t) + extra_pg
+
+
+def check(pump: Pump) -> None:
+    """The pump's bound equals the grid search for the running program, for other programs,
+    offsets and concentrations, stopped, with and without the boluses."""
+    for sched in (None, LOW, HIGH, FLAT):
+        compiled = pump.compiled if sched is None else CompiledSchedule(sched)
+        for conc, offset in ((pump.concentration_ug_per_ml or 0, pump.wall_offset_ms),
+                             (20_000, pump.wall_offset_ms + 5 * HOUR_MS)):
+            for running, boluses, extra in ((True, True, 0), (True, False, 7), (False, True, 0)):
+                got = pump._window_pg(compiled, conc, offset, running, extra, boluses)
+                assert got == grid_bound(pump, compiled, conc, offset, running, extra, boluses), (
+                    sched, conc, offset, running, boluses)
+
+
+def test_bound_after_reprogramming_and_a_clock_change() -> None:
+    pump = ready_pump(schedule=LOW)
+    pump.advance_to(14 * HOUR_MS)
+    check(pump)
+    pump.set_schedule(HIGH)
+    pump.advance_to(20 * HOUR_MS)
+    check(pump)
+    pump.set_time(pump.status().wall_ms - 3 * HOUR_MS)
+    pump.advance_to(30 * HOUR_MS)
+    check(pump)
+    pump.advance_to(47 * HOUR_MS)
+    check(pump)
+
+
+def test_bound_with_boluses_and_a_stop() -> None:
+    pump = ready_pump(schedule=LOW)
+    pump.advance_to(2 * HOUR_MS)
+    pump.start_clinician_bolus(duration_ms=30 * MINUTE_MS, volume_nl=50_000)
+    pump.advance_to(5 * HOUR_MS)
+    pump.start_clinician_bolus(duration_ms=20 * MINUTE_MS, volume_nl=20_000)
+    pump.advance_to(5 * HOUR_MS + 10 * MINUTE_MS)  # the second bolus still runs
+    check(pump)
+    pump.advance_to(11 * HOUR_MS)
+    pump.stop()
+    pump.advance_to(13 * HOUR_MS)
+    check(pump)
+    pump.start()
+    pump.advance_to(26 * HOUR_MS + 20 * MINUTE_MS)  # the first bolus left the last 24 h
+    check(pump)
+
+
+def test_bound_while_the_catheter_holds_an_older_concentration() -> None:
+    pump = ready_pump(schedule=FLAT)
+    pump.advance_to(6 * HOUR_MS)
+    pump.stop()
+    pump.refill_begin()
+    pump.refill_withdrawn(pump.status().reservoir_nl)
+    pump.refill_complete(10_000_000, 20_000)  # twice as strong; the catheter holds the old one
+    pump.start()
+    assert pump.path_old_nl > 0 and pump._limit_conc() == 20_000
+    pump.advance_to(9 * HOUR_MS)
+    check(pump)
+
+
+def test_one_program_all_day_is_bounded_by_its_own_worst_window() -> None:
+    """When one program ran through the whole last 24 h at the same offset and concentration,
+    the bound is that program's own worst 24 h window (ceil, nL) x concentration, plus the
+    boluses of the last 24 h; any change of offset, concentration or program means the search."""
+    pump = ready_pump(schedule=LOW, conc=10_000)
+    pump.advance_to(30 * HOUR_MS)
+    worst_nl = ceil_div(pump.compiled.max_window_x_day_ms, DAY_MS)
+    assert worst_nl == 144_000 * 10 // 24 + 1_440_000 * 7 // 24 + 288_000 * 7 // 24
+    off, comp = pump.wall_offset_ms, pump.compiled
+    assert pump._window_pg(comp, 10_000, off, True) == worst_nl * 10_000
+    assert pump._window_pg(comp, 10_000, off, True, 5) == worst_nl * 10_000 + 5
+    assert pump._window_pg(comp, 9_000, off, True) == worst_nl * 9_000
+    assert pump._window_pg(comp, 10_000, off, False) == grid_bound(pump, comp, 10_000, off, False)
+    assert pump._window_pg(comp, 11_000, off, True) == grid_bound(pump, comp, 11_000, off, True)
+    assert pump._window_pg(comp, 10_000, off + MINUTE_MS, True) == grid_bound(
+        pump, comp, 10_000, off + MINUTE_MS, True)
+    other = CompiledSchedule(LOW)
+    assert pump._window_pg(other, 10_000, off, True) == grid_bound(pump, other, 10_000, off, True)
+    pump.start_clinician_bolus(duration_ms=HOUR_MS, volume_nl=10_000)
+    assert pump._window_pg(comp, 10_000, off, True) == worst_nl * 10_000 + 10_000 * 10_000
+    assert pump._window_pg(comp, 10_000, off, True, boluses=False) == worst_nl * 10_000
+
+
+def test_history_and_epochs_older_than_a_day_are_forgotten() -> None:
+    pump = ready_pump(schedule=LOW)
+    pump.start_clinician_bolus(duration_ms=HOUR_MS, volume_nl=10_000)
+    pump.advance_to(2 * HOUR_MS)
+    pump.set_schedule(HIGH)
+    pump.advance_to(DAY_MS + HOUR_MS)  # the bolus ended exactly 24 h ago
+    assert pump._recent_bolus_pg() == 0
+    pump._prune_history()
+    assert pump.bolus_history == [] and pump.patient_history == []
+    pump.set_schedule(LOW)
+    assert [e[:4] for e in pump.past_epochs] == [[0, 2 * HOUR_MS, 0, 10_000],
+                                                 [2 * HOUR_MS, DAY_MS + HOUR_MS, 0, 10_000]]
+    pump.advance_to(DAY_MS + 3 * HOUR_MS)
+    pump.set_schedule(HIGH)  # the first epoch ended more than 24 h ago: forgotten
+    assert [e[:2] for e in pump.past_epochs] == [[2 * HOUR_MS, DAY_MS + HOUR_MS],
+                                                 [DAY_MS + HOUR_MS, DAY_MS + 3 * HOUR_MS]]
+    check(pump)
+
+
+def test_limit_concentration_is_the_strongest_in_the_catheter() -> None:
+    pump = Pump(ready_pump().profile)
+    assert pump._limit_conc() == 0 and pump._hard_limit_pg() == 0
+    pump = ready_pump(conc=10_000)
+    assert pump._limit_conc() == 10_000
+    assert pump._hard_limit_pg() == pump.profile.drug("morphine").hard_daily_limit_ug * PG_PER_UG
+
+
+def test_bolus_fits_the_limit_exactly_up_to_it() -> None:
+    """Stopped after a flat day, a clinician bolus may bring the last 24 h up to the hard limit
+    and not one nL beyond (morphine 10,000 ug/mL, hard limit from the profile)."""
+    pump = ready_pump(schedule=Schedule.constant(1_440_000), conc=10_000)
+    pump.advance_to(12 * HOUR_MS)
+    pump.stop()
+    hard_pg = pump._hard_limit_pg()
+    ran_pg = grid_bound(pump, None, 10_000, 0, False)
+    room_nl = (hard_pg - ran_pg) // 10_000
+    assert pump._bolus_fits_limit(room_nl) and not pump._bolus_fits_limit(room_nl + 1)
+    with pytest.raises(Rejected) as exc:
+        pump.start_clinician_bolus(duration_ms=12 * HOUR_MS, volume_nl=room_nl + 1)
+    assert exc.value.code is RejectCode.HARD_DAILY_LIMIT
+    pump.start_clinician_bolus(duration_ms=12 * HOUR_MS, volume_nl=room_nl)
