@@ -67,11 +67,10 @@ MODULES: dict[str, list[str]] = {
         "tests/protocol/test_session.py",
     ],
     "protocol.host_layer": [
-        "tests/protocol/test_session.py",
-        "tests/protocol/test_pump_layer.py",
+        "tests/protocol/test_host_layer.py",
     ],
     "protocol.backoff": [
-        "tests/protocol/test_session.py",
+        "tests/protocol/test_backoff_mutants.py",
         "tests/protocol/test_pump_layer.py",
     ],
 }
