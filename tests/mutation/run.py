@@ -39,6 +39,7 @@ MODULES: dict[str, list[str]] = {
         "tests/firmware_sim/test_drug_limits.py",
     ],
     "firmware_sim.pump.windows": [
+        "tests/firmware_sim/test_dose_window_mutants.py",
         "tests/firmware_sim/test_dose_windows.py",
     ],
     "firmware_sim.alarms": [
