@@ -24,8 +24,9 @@ from construct import Construct, ConstructError, Struct
 from .enums import MessageType as MT
 from .errors import NakCode, ProtocolError
 from .messages_base import (  # noqa: F401 - re-exported
-    EMPTY, AlarmEntry, DrugLibraryEntry, LogEntry, LogEntry10, MAX_ALARMS, MAX_DRUGS, MAX_LOG_ENTRIES,
-    MAX_STEPS, MAX_TEXT, NONCE_BYTES, PROOF_BYTES, PROTOCOL_MINOR, ScheduleStep, truncate_utf8)
+    EMPTY, AlarmEntry, DrugLibraryEntry, LogEntry, LogEntry10, MAX_ALARMS, MAX_DRUGS,
+    MAX_LOG_ENTRIES, MAX_STEPS, MAX_TEXT, NONCE_BYTES, PROOF_BYTES, PROTOCOL_MINOR,
+    ScheduleStep, truncate_utf8)
 from .messages_session import (  # noqa: F401 - re-exported
     Identify, Identify10, Identity, Identity10, SessionAccepted, SessionChallenge,
     SessionClose, SessionOpen, SessionOpen10, SessionProof)
