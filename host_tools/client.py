@@ -59,7 +59,7 @@ from host_tools.errors import (AuthenticationFailed, ConnectionFailed, OutcomeUn
                                ProtocolViolation, PumpError, Refused, ResponseTimeout,
                                refusal_from_nak)
 from host_tools.records import (AlarmEvent, AlarmInfo, BolusStarted, ClockReading, Drug,
-                                DrugLibraryEntry,
+                                DeviceLimits, DrugLibraryEntry,
                                 Identity, Limits, LogEntry, LogPage, PatientBolusResult, RefillResult, Schedule,
                                 Status, StatusPush, Step, _enum)
 
@@ -645,6 +645,12 @@ class PumpClient:
         (protocol 1.1; a 1.0 pump refuses GET_DRUG_LIBRARY: ProtocolViolation)."""
         return tuple(DrugLibraryEntry.from_fields(e)
                      for e in self.request(MT.GET_DRUG_LIBRARY)["drugs"])
+
+    def device_limits(self) -> DeviceLimits:
+        """The ranges the pump accepts (rates, steps, reservoir, boluses, lockout, threshold,
+        refill tolerance), as it reports them (GET_DEVICE_LIMITS, protocol 1.1). A pump that
+        lacks the request (1.0) refuses it: ProtocolViolation (UNKNOWN_MESSAGE_TYPE)."""
+        return DeviceLimits.from_fields(self.request(MT.GET_DEVICE_LIMITS))
 
     def drug_entry(self, name: str) -> DrugLibraryEntry | None:
         """The library entry of drug ``name`` (matched case-insensitively, as the pump
