@@ -121,6 +121,7 @@ PROGRAM = [
         {"start_minute": 0, "rate_nl_per_day": 400_000},
         {"start_minute": 480, "rate_nl_per_day": 600_000}]}),
     (MT.REFILL_BEGIN, None),
+    (MT.REFILL_WITHDRAWN, {"withdrawn_nl": 0}),
     (MT.REFILL_COMPLETE, {"withdrawn_nl": 0, "filled_nl": 20_000_000,
                           "concentration_ug_per_ml": 10_000}),
     (MT.SET_LIMITS, {"patient_bolus_dose_ug": 50, "patient_bolus_duration_ms": 600_000,
