@@ -106,3 +106,14 @@ def test_a_pump_without_device_limits_is_left_to_check_for_itself(
     out = " ".join(result.output.split())
     assert "does not report its ranges" in out
     assert result.exit_code != 0 and "RATE_OUT_OF_RANGE" in out
+
+
+def test_the_programmer_side_loads_no_part_of_the_pump_model() -> None:
+    """pumpctl and PumpClient talk to a pump they know only from the wire: importing them loads
+    nothing of firmware_sim (only the commands that run a simulator do, when they run)."""
+    import subprocess
+    import sys
+    code = ("import sys, host_tools.pumpctl, host_tools.client, host_tools.history; "
+            "print(sorted(m for m in sys.modules if m.startswith('firmware_sim')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
