@@ -23,16 +23,13 @@ import functools
 import os
 import shutil
 import tempfile
-import time
 from typing import Any, Callable
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
                                  rule)
 
-import hal
 from firmware_sim import ManualClock, Profile, load_profile
-from firmware_sim.device import start_virtual_pump
 from hal.base import Link
 from hal.faults import FaultInjector, FaultPlan
 from host_tools import strategies as ips
@@ -43,6 +40,7 @@ from protocol import (FAULT_WIRE, AuthLimiter, FaultKind, FrameKind, MessageType
                       Role, crc16, encode_frame)
 
 from . import stats
+from .loopback import LoopbackPump
 from .oracle import (DAY_MS, DELIVERING, MEASURE_WITHDRAWN, MINUTE_MS, PG_PER_UG, Limits, Oracle,
                      Violation)
 
@@ -142,17 +140,17 @@ class SafetyMachine(RuleBasedStateMachine):
         self.clock = ManualClock(0)
         # failed proofs are part of the attacks: a back-off in real seconds would only slow the
         # machine down (the device's own tests cover the back-off)
-        self.vp = start_virtual_pump(profile=_profile(self.PROFILE), clock=self.clock,
-                                     state_path=os.path.join(self.tmp, "pump.db"),
-                                     auth_limiter=AuthLimiter(max_failures=1_000_000),
-                                     max_idle_s=0.01)  # a stopping device answers in 10 ms
+        self.vp = LoopbackPump(profile=_profile(self.PROFILE), clock=self.clock,
+                               state_path=os.path.join(self.tmp, "pump.db"),
+                               auth_limiter=AuthLimiter(max_failures=1_000_000),
+                               max_idle_s=0.01)
         self.lim = Limits.from_profile(self.vp.profile)
         self.oracle = Oracle(self.lim)
         self.role = Role.CLINICIAN
         self.plan: FaultPlan | None = None
         self.link: SessionLink | None = None
         self.client: PumpClient | None = None
-        self.host = self._open_host()
+        self.host = self.vp.host
         self.log_index = 0
         self.samples: list[tuple[int, int]] = []  # (run ms, delivered dose ug) of this drug
         self.sample_drug: str | None = None
@@ -170,8 +168,6 @@ class SafetyMachine(RuleBasedStateMachine):
         with contextlib.suppress(Exception):
             if self.client is not None:
                 self.client.close()
-        with contextlib.suppress(Exception):
-            self.host.close()
         with contextlib.suppress(Exception):
             self.vp.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -201,23 +197,21 @@ class SafetyMachine(RuleBasedStateMachine):
                 if plan is None or not plan.active:
                     raise
 
-    def _open_host(self, plan: FaultPlan | None = None) -> Link:
-        """The host end of the pump's link; waits while the device re-plugs after a host left."""
-        deadline = time.monotonic() + 5.0
-        while True:
-            try:
-                return hal.open(self.vp.url, faults=plan) if plan is not None \
-                    else hal.open(self.vp.url)
-            except hal.LinkOpenError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.0005)
-
     def _read(self) -> tuple[Any, dict[str, Any], int]:
         """(status, snapshot, event count) of the pump, read under the device lock."""
         with self.vp.device.lock:
             p = self.vp.pump
             return p.status(), p.snapshot(), p.storage.event_count()
+
+    def _status(self) -> Any:
+        """The pump's status (the model's own), read under the device lock."""
+        with self.vp.device.lock:
+            return self.vp.pump.status()
+
+    def _snapshot(self) -> dict[str, Any]:
+        """The pump's whole state (what a refused command must leave unchanged)."""
+        with self.vp.device.lock:
+            return self.vp.pump.snapshot()
 
     def _drain_events(self) -> list[Any]:
         """The events logged since the last call; their indexes must be gapless."""
@@ -257,7 +251,7 @@ class SafetyMachine(RuleBasedStateMachine):
         """
         assert self.client is not None
         stats.count(f"cmd.{name}")
-        _, before, _ = self._read()
+        before = self._snapshot()
         outcome: str
         result: Any = None
         try:
@@ -274,7 +268,7 @@ class SafetyMachine(RuleBasedStateMachine):
             stats.count("outcome.unknown")
         if outcome == "unknown":
             self._sync()
-        _, after, _ = self._read()
+        after = self._snapshot()
         evs = self._drain_events()
         # a refusal's own REFUSED log record is its only allowed trace (PROTOCOL.md section 7)
         evs = [e for e in evs if e.kind != "REFUSED"]
@@ -637,10 +631,10 @@ class SafetyMachine(RuleBasedStateMachine):
     def _advance(self, delta: int) -> None:
         """Move the pump's clock by ``delta`` ms; check what may happen meanwhile."""
         stats.count("advance")
-        st0, _, _ = self._read()
+        st0 = self._status()
         self.vp.advance(delta)
         self.oracle.advance(self.clock.now_ms())
-        st1, snap, _ = self._read()
+        st1 = self._status()
         if st1.time_ms != self.clock.now_ms():
             raise Violation(f"pump run clock {st1.time_ms} != clock {self.clock.now_ms()}")
         stats.count("check.SAF-3")
@@ -733,7 +727,7 @@ class SafetyMachine(RuleBasedStateMachine):
           key=st.binary(min_size=16, max_size=64))
     def wrong_key(self, role: Role, key: bytes) -> None:
         """A session with a wrong key is refused and changes nothing."""
-        _, before, _ = self._read()
+        before = self._snapshot()
         if self.client is not None:
             self.client.close()
         link = SessionLink(self.host)
@@ -748,7 +742,7 @@ class SafetyMachine(RuleBasedStateMachine):
             client.close()
         self.failed_logins += 1
         stats.count("check.SAF-7")
-        _, after, _ = self._read()
+        after = self._snapshot()
         if after != before:
             raise Violation(f"a refused login changed the pump: {_diff(before, after)}")
         self._connect(self.role, None)  # a good login resets the back-off
@@ -759,11 +753,11 @@ class SafetyMachine(RuleBasedStateMachine):
         """Write raw bytes on the session's link, then sync; the pump must not change."""
         assert self.link is not None
         stats.count("check.SAF-7")
-        _, before, _ = self._read()
+        before = self._snapshot()
         for f in frames:
             self.link.write_clean(f)
         self._sync()
-        _, after, _ = self._read()
+        after = self._snapshot()
         evs = [e for e in self._drain_events() if e.kind != "REFUSED"]  # refusals' own records
         if after != before or evs:
             raise Violation(f"raw frames changed the pump: {_diff(before, after)} "
@@ -945,7 +939,8 @@ class SafetyMachine(RuleBasedStateMachine):
         """Every safety invariant that can be read off the pump now, against the oracle."""
         stats.count("steps")
         o = self.oracle
-        st_, snap, _ = self._read()
+        st_ = self._status()
+        snap = self._snapshot() if not o.exact else {}  # only an inexact step needs it
         stats.count(f"state.{st_.state.name}")
         for a in st_.alarms:
             stats.count(f"alarm.{a.alarm.name}")
@@ -1032,10 +1027,8 @@ class SafetyMachine(RuleBasedStateMachine):
         want = (st_.state.name, st_.time_ms, st_.wall_ms, st_.reservoir_nl, st_.alarm_mask)
         if got != want:
             raise Violation(f"STATUS on the wire {got} != the pump's {want}")
-        pushed = []
-        while (ev := self.client.next_event(0)) is not None:
-            if hasattr(ev, "alarm") and ev.raised:
-                pushed.append(_alarm_name(ev.alarm))
+        pushed = [_alarm_name(ev.alarm) for ev in self.client.take_events()
+                  if hasattr(ev, "alarm") and ev.raised]
         raised = self.raised_since_check
         self.raised_since_check = []
         stats.count("check.SAF-8")
