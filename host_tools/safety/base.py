@@ -128,8 +128,10 @@ class MachineBase(RuleBasedStateMachine):
             faulty = plan is not None and plan.active
             # few retries on some faulty links, so that answers are lost for good now and then
             retries = 8  # with 1..8 retries and 15 % faults the machine still reports divergences
+            # the loopback answers before the request's write returns: an answer not there at
+            # once was lost, and waiting longer for it only costs wall time
             self.client = PumpClient(self.link, role=role, key=key,
-                                     timeout_s=0.05 if faulty else 2.0, retries=retries)
+                                     timeout_s=0.01 if faulty else 2.0, retries=retries)
             self.role = role
             try:
                 self.client.open()

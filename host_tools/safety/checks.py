@@ -53,7 +53,13 @@ class Checks(MachineBase):
             stats.count("steps.inexact")
             self._follow_inexact(st_, snap)
             return
-        # 3, 8, 10, 11: the exact reference (state, volumes, alarms and their moments)
+        self._check_exact(st_)
+        self.prev = (o.t, st_.delivered_nl)
+
+    def _check_exact(self, st_: Any) -> None:
+        """Invariants 3, 8, 10, 11 against the exact reference: state, volumes, alarms and the
+        moments they were raised."""
+        o = self.oracle
         stats.count("check.SAF-3")
         stats.count("check.SAF-8")
         stats.count("check.SAF-10")
@@ -91,7 +97,6 @@ class Checks(MachineBase):
             problems.append(f"bolus {st_.bolus} vs oracle {o.bolus}")
         if problems:
             raise Violation(f"at t={o.t} ms: " + "; ".join(problems))
-        self.prev = (o.t, st_.delivered_nl)
 
     def _check_wire(self, st_: Any) -> None:
         """On a clean link: STATUS over the wire is the model's status, and every alarm the

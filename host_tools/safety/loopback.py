@@ -10,6 +10,12 @@ like any link. The device, the session rules, the model and the store are the on
 deterministic, so the safety machine spends its time on the pump and its checks instead of on
 condition variables.
 
+The store lives in memory until the first power loss: :meth:`restart` then writes the committed
+content to the state file and rebuilds the pump from that file (opened and verified like any
+store at start-up), and the pump runs on the file from then on. So every restart reads what was
+committed, from a file, as on a real power loss, and the many examples that never lose power do
+not pay for a file store.
+
 It offers what the safety machine uses of a ``VirtualPump``: ``profile``, ``clock``, ``pump``,
 ``device`` (and ``device.lock``), :meth:`advance`, :meth:`restart` (a power loss: the pump is
 rebuilt from the state file) and :meth:`close`; :attr:`host` is the host end of the link.
@@ -17,6 +23,7 @@ rebuilt from the state file) and :meth:`close`; :attr:`host` is the host end of 
 from __future__ import annotations
 
 import collections
+import sqlite3
 import time
 from typing import Any
 
@@ -90,7 +97,7 @@ class LoopbackPump:
         self.device_options = device_options
         self.host = HostEnd(name, self)
         self._pump_end = _PumpEnd(name, self.host)
-        self.storage = Storage(state_path)
+        self.storage = Storage(":memory:")  # until the first power loss (module documentation)
         self.device = self._make_device()
 
     def _make_device(self) -> Device:
@@ -113,9 +120,20 @@ class LoopbackPump:
         the state file; the session is lost, the link stays plugged in."""
         self.device.stop(commit=False)
         self.device.close()
+        if self.storage.path == ":memory:":
+            self._to_file()
         self.storage.close()
         self.storage = Storage(self.storage_path)
         self.device = self._make_device()
+
+    def _to_file(self) -> None:
+        """Copy what the in-memory store committed (no transaction is open between two of its
+        commits) to the state file, page by page."""
+        target = sqlite3.connect(self.storage_path)
+        try:
+            self.storage._conn.backup(target)  # the store has no public export
+        finally:
+            target.close()
 
     def close(self) -> None:
         """Detach the device and close the store and both ends of the link."""

@@ -12,6 +12,13 @@ of REQUIREMENTS.md against the oracle of :mod:`host_tools.safety.oracle` (see
 rules, for the planted-bug hunts); the tests run it with hypothesis's state-machine runner.
 Counters of examples, steps, commands, states and alarms go to :mod:`host_tools.safety.stats`.
 
+The pump is served synchronously in the machine's own thread over an in-process loopback
+(:mod:`host_tools.safety.loopback`): the same device, session rules, model and store as a
+threaded virtual pump, without thread hand-offs or timed waits. The rules and checks live in
+:mod:`~host_tools.safety.rules_therapy`, :mod:`~host_tools.safety.rules_faults`,
+:mod:`~host_tools.safety.rules_attacks` and :mod:`~host_tools.safety.checks`, on the plumbing of
+:mod:`~host_tools.safety.base`; what they draw is in :mod:`~host_tools.safety.draws`.
+
 One host link serves a whole example; each session sees it through its own fault injector and
 records its frames (for replays). A command's outcome is "ok", "refused" or, when the answer was
 lost for good, decided from the pump's event log after a fresh round trip.
