@@ -196,6 +196,15 @@ class LinkReader:
                 self._event_cond.wait(READ_SLICE_S if left is None else min(left, READ_SLICE_S))
             return self._events.popleft()
 
+    def take_events(self) -> list[Event]:
+        """The events received so far and not yet taken, oldest first (the queue is emptied);
+        never waits and never starts the listener thread: without it, events arrive with the
+        bytes each request reads."""
+        with self._event_cond:
+            events = list(self._events)
+            self._events.clear()
+        return events
+
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Iterate over events as they arrive; stops after ``timeout`` seconds without one."""
         while True:

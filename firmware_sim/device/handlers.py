@@ -14,6 +14,7 @@ nothing), so a refusal of the second call never leaves the first one applied.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from importlib import metadata
 from typing import Any, Callable
@@ -50,8 +51,9 @@ class Refusal(Exception):
         self.detail = detail
 
 
+@functools.lru_cache(maxsize=1)  # reading the package metadata costs milliseconds per device
 def firmware_version() -> str:
-    """The installed intrapump version (the emulated firmware's version)."""
+    """The installed intrapump version (the emulated firmware's version), read once."""
     try:
         return metadata.version("intrapump")
     except metadata.PackageNotFoundError:
