@@ -7,9 +7,8 @@ Each handler takes the request's decoded fields, calls the pump model and return
 Every instant on the wire is on the pump's run clock (ms, never set, never jumps) except
 ``wall_ms`` (STATUS, CLOCK, SET_CLOCK), the time-of-day clock; see PROTOCOL.md section 1.
 
-Requests that need two model calls (SET_LIMITS changing both the patient bolus and the
-threshold, REFILL_COMPLETE with a withdrawal not yet reported) are first validated as a whole
-by the model (``Pump.validate_limits`` / ``Pump.validate_refill_complete``, which change
+A request that needs two model calls (SET_LIMITS changing both the patient bolus and the
+threshold) is first validated as a whole by the model (``Pump.validate_limits``, which changes
 nothing), so a refusal of the second call never leaves the first one applied.
 """
 from __future__ import annotations
@@ -342,17 +341,13 @@ class Dispatcher:
         return self.pump.true_reservoir_nl if withdrawn_nl == MEASURE_WITHDRAWN else withdrawn_nl
 
     def refill_complete(self, f: Fields) -> Response:
-        """Fill, after the withdrawal (PROTOCOL.md, REFILL_COMPLETE): without REFILL_WITHDRAWN
-        first, ``withdrawn_nl`` is reported here as REFILL_WITHDRAWN would report it (both or
-        neither); after it, ``withdrawn_nl`` is 0 or the reported volume, anything else
-        ALREADY_WITHDRAWN."""
+        """Fill, after the withdrawal was reported (PROTOCOL.md, REFILL_COMPLETE): without
+        REFILL_WITHDRAWN first the model refuses with WITHDRAW_REQUIRED (the old drug is
+        withdrawn and reported before a new fill is accepted); after it, ``withdrawn_nl`` is 0
+        or the reported volume, anything else ALREADY_WITHDRAWN."""
         pump = self.pump
         filled, conc, withdrawn = f["filled_nl"], f["concentration_ug_per_ml"], f["withdrawn_nl"]
-        if pump.state is TherapyState.REFILL and pump.refill_stage == "begun":
-            withdrawn = self._withdrawn(withdrawn)
-            pump.validate_refill_complete(filled, conc, withdrawn_nl=withdrawn)
-            pump.refill_withdrawn(withdrawn)
-        elif pump.state is TherapyState.REFILL and pump.refill_stage == "withdrawn":
+        if pump.state is TherapyState.REFILL and pump.refill_stage == "withdrawn":
             reported = int(self._find_last_withdrawal().get("withdrawn_nl", 0))
             if withdrawn not in (0, reported, MEASURE_WITHDRAWN):
                 raise Refusal(NakCode.ALREADY_WITHDRAWN, "withdrawn_nl")

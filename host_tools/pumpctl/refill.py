@@ -8,10 +8,10 @@ print the new refill-due date. Every value can be given as an option so that scr
 prompt.
 
 Every value given is checked before the first request (wire range first, then the pump's reservoir
-and drug library), and a value typed at a prompt is checked before it is sent. With both volumes
-given, the withdrawal and the fill go to the pump in one REFILL_COMPLETE, which the pump takes
-whole or not at all (except a withdrawal of 0 from a reservoir that holds drug, reported first). A pump already in REFILL (an earlier refill interrupted) is continued, not
-begun again, so a refill refused or cut short midway is finished by running the command again.
+and drug library), and a value typed at a prompt is checked before it is sent. The withdrawal is always reported (REFILL_WITHDRAWN) before the fill is sent (REFILL_COMPLETE):
+the pump refuses a fill before it with WITHDRAW_REQUIRED. A pump already in REFILL (an earlier
+refill interrupted) is continued, not begun again (a withdrawal it already has is not reported
+twice), so a refill refused or cut short midway is finished by running the command again.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from host_tools.pumpctl.common import (Connection, NotReady, console, json_option, pass_conn,
                                        print_json, quantity, warn)
@@ -28,6 +29,7 @@ from host_tools.pumpctl.therapy import pump_profile
 from firmware_sim.profile import Profile
 from host_tools.units import (QuantityError, ml, parse_concentration, parse_volume_nl, wall_text)
 from protocol.enums import Alarm, TherapyState
+from protocol.errors import NakCode
 
 
 def discrepancy_limit_nl(expected_nl: int, min_nl: int, percent: int) -> int:
@@ -66,6 +68,18 @@ def check_refill_values(profile: Profile, drug_name: str | None, withdrawn: int 
         raise click.BadParameter(
             f"{concentration} ug/mL is outside {entry.name}'s {entry.min_concentration_ug_per_ml}.."
             f"{entry.max_concentration_ug_per_ml} ug/mL", param_hint="--concentration")
+
+
+def report_withdrawal(client: PumpClient, withdrawn_nl: int) -> bool:
+    """Send REFILL_WITHDRAWN (nL); True when the pump already had this refill's withdrawal
+    (ALREADY_WITHDRAWN: a refill continued after an interruption), False when reported now."""
+    try:
+        client.refill_withdrawn(withdrawn_nl)
+    except Refused as exc:
+        if exc.code != NakCode.ALREADY_WITHDRAWN:
+            raise
+        return True
+    return False
 
 
 def _ask(value: int | None, prompt: str, parser: Callable[[str], int],
@@ -144,13 +158,13 @@ def _run_refill(client, profile, before, drug, say, withdrawn, filled, concentra
     limit = discrepancy_limit_nl(expected, profile.discrepancy_min_nl, profile.discrepancy_percent)
     difference = withdrawn_nl - expected
     scripted = withdrawn is not None and filled is not None
-    flagged = False
-    # At the bedside the withdrawal is reported before the fill is asked for. A scripted
-    # withdrawal of 0 from a reservoir that holds drug is reported on its own too: in
-    # REFILL_COMPLETE a withdrawn volume of 0 means "not given".
-    if not scripted or (withdrawn_nl == 0 and expected > 0):
-        client.refill_withdrawn(withdrawn_nl)
-        flagged = Alarm.REFILL_DISCREPANCY in client.status().active_alarms
+    # As at the bedside (and as the pump requires: WITHDRAW_REQUIRED otherwise), the withdrawal
+    # is reported before the fill. A refill continued after an interruption may have had its
+    # withdrawal reported already: ALREADY_WITHDRAWN then says so, and the fill follows.
+    reported_before = report_withdrawal(client, withdrawn_nl)
+    if reported_before:
+        say("   the withdrawal of this refill was already reported: continuing with the fill")
+    flagged = Alarm.REFILL_DISCREPANCY in client.status().active_alarms
     say(f"   withdrawn {ml(withdrawn_nl)}, expected {ml(expected)} (difference {difference / 1e6:+.3f} mL)")
     if abs(difference) > limit or flagged:
         warn(f"refill discrepancy: withdrawn {ml(withdrawn_nl)} differs from the expected "
@@ -163,7 +177,7 @@ def _run_refill(client, profile, before, drug, say, withdrawn, filled, concentra
     else:
         new_conc = _ask(None, "concentration of the new drug (ug/mL or mg/mL)",
                         _wire_concentration, default=str(drug.concentration_ug_per_ml))
-    result = client.refill_complete(withdrawn_nl, filled_nl, new_conc)
+    result = client.refill_complete(0 if reported_before else withdrawn_nl, filled_nl, new_conc)
     flagged = flagged or bool(result.discrepancy)
     say(f"[bold]3. filled[/] {ml(filled_nl)} at {new_conc} ug/mL; reservoir now {ml(result.reservoir_nl)}")
     bridge = new_conc != drug.concentration_ug_per_ml

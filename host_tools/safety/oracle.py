@@ -719,8 +719,8 @@ class Oracle:
             return
         if self.state != "REFILL":
             raise Violation(f"refill completion accepted in {self.state}")
-        if self.refill_phase == "begun":  # the withdrawal reported with the completion
-            self.on_refill_withdrawn(measured, True)
+        if self.refill_phase != "withdrawn":  # the old drug is reported before a new fill
+            raise Violation("refill completed before the withdrawal was reported")
         if not 1 <= filled <= self.lim.capacity_nl:
             raise Violation(f"fill of {filled} nL accepted (capacity {self.lim.capacity_nl})")
         if self.drug is None or self.plan is None:

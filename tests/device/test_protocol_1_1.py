@@ -87,6 +87,7 @@ def test_bridge_bolus_shows_its_end(vp: VirtualPump, clinician: RawHost) -> None
     program(clinician)
     vp.advance(DAY_MS)
     ok(clinician.request(MT.REFILL_BEGIN))
+    ok(clinician.request(MT.REFILL_WITHDRAWN, {"withdrawn_nl": 19_500_000}))
     ok(clinician.request(MT.REFILL_COMPLETE, {"withdrawn_nl": 19_500_000,
                                               "filled_nl": 20_000_000,
                                               "concentration_ug_per_ml": 20_000}),

@@ -131,4 +131,8 @@ EXTRA_SAMPLES: dict[str, tuple[MT, dict[str, Any]]] = {
     "inject_fault_mri": (MT.INJECT_FAULT, {"fault": 10, "action": 0, "value": 1_800_000}),
     "inject_fault_transient_stall": (MT.INJECT_FAULT, {"fault": 1, "action": 0,
                                                        "value": 600_000}),
+    # REFILL_COMPLETE sent before REFILL_WITHDRAWN (PROTOCOL.md, REFILL_COMPLETE)
+    "nak_withdraw_required": (MT.NAK, {"code": 0x3B, "request_type": int(MT.REFILL_COMPLETE),
+                                       "retry_after_ms": 0,
+                                       "detail": "withdraw and report the reservoir content first"}),
 }
