@@ -17,7 +17,7 @@ Exceptions (:mod:`hal.errors`): :class:`LinkError` > :class:`LinkClosed`, :class
 :class:`LinkOpenError` > :class:`FaultSpecError`.
 """
 
-from hal.base import Link, LinkCounters
+from hal.base import Link, LinkCounters, WrapperLink
 from hal.capture import CapturedChunk, CaptureLink, CaptureWriter, read_capture
 from hal.errors import FaultSpecError, LinkClosed, LinkError, LinkOpenError, LinkTimeout
 from hal.faults import FaultInjector, FaultPlan, FaultStats, parse_fault_spec
@@ -34,6 +34,7 @@ __all__ = [
     "ENTRY_POINT_GROUP", "CaptureLink", "CaptureWriter", "CapturedChunk", "FaultInjector",
     "FaultPlan", "FaultSpecError", "FaultStats", "Link", "LinkClosed", "LinkCounters", "LinkError",
     "LinkOpenError", "LinkTimeout", "PortInfo", "PtyLink", "SerialLink", "TcpListenLink",
+    "WrapperLink",
     "VirtualLink", "backends", "list_ports", "open", "open_link", "parse_fault_spec",
     "read_capture", "register_backend", "unregister_backend", "virtual_pair",
 ]

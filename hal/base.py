@@ -156,3 +156,23 @@ class Link:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"timeout must be None or a number of seconds >= 0, got {value!r}")
         return float(value)
+
+
+class WrapperLink(Link):
+    """A link that wraps another (``inner``) and adds to its traffic: named ``PREFIX+inner``,
+    with the inner link's timeout. Attributes the wrapper lacks (``device_path``,
+    ``bound_address``...) come from the inner link, and a timeout set on the wrapper is set on
+    the inner link too."""
+
+    def __init__(self, prefix: str, link: Link) -> None:
+        super().__init__(f"{prefix}+{link.name}", timeout=link.timeout)
+        self.inner = link
+
+    def __getattr__(self, item: str) -> Any:
+        inner = self.__dict__.get("inner")
+        if inner is None:
+            raise AttributeError(item)
+        return getattr(inner, item)
+
+    def _timeout_changed(self, timeout: float | None) -> None:
+        self.inner.timeout = timeout

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
-from hal.base import Link
+from hal.base import Link, WrapperLink
 from hal.errors import LinkError
 
 _log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class _Direction:
             self.held_since = None
 
 
-class CaptureLink(Link):
+class CaptureLink(WrapperLink):
     """Wraps a link and records what it writes ('tx') and reads ('rx') to a pcapng file.
 
     ``segmenter`` (a factory, called once per direction) cuts each direction into packets; without
@@ -186,20 +186,11 @@ class CaptureLink(Link):
 
     def __init__(self, link: Link, path: str | os.PathLike[str], *,
                  segmenter: SegmenterFactory | None = None) -> None:
-        super().__init__(f"capture+{link.name}", timeout=link.timeout)
-        self.inner = link
+        super().__init__("capture", link)
         self.writer = CaptureWriter(path, interface_name=link.name)
         self._directions = {d: _Direction(d, self.writer, segmenter() if segmenter else None)
                             for d in ("tx", "rx")}
 
-    def __getattr__(self, item: str) -> Any:
-        inner = self.__dict__.get("inner")
-        if inner is None:
-            raise AttributeError(item)
-        return getattr(inner, item)
-
-    def _timeout_changed(self, timeout: float | None) -> None:
-        self.inner.timeout = timeout
 
     def _read_hook(self, n: int, timeout: float | None) -> bytes:
         data = self.inner.read(n)

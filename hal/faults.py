@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from hal.base import Link
+from hal.base import Link, WrapperLink
 from hal.errors import FaultSpecError
 
 _log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class FaultStats:
     silenced: int = 0
 
 
-class FaultInjector(Link):
+class FaultInjector(WrapperLink):
     """Wraps a link and applies a :class:`FaultPlan` to its traffic (see module docs).
 
     The plan may be switched at any time from any thread (:meth:`set_plan`, :meth:`update`,
@@ -156,8 +156,7 @@ class FaultInjector(Link):
     """
 
     def __init__(self, link: Link, plan: FaultPlan | None = None) -> None:
-        super().__init__(f"fault+{link.name}", timeout=link.timeout)
-        self.inner = link
+        super().__init__("fault", link)
         self._plan = plan or FaultPlan()
         self._plan_lock = threading.Lock()
         self.stats = FaultStats()
@@ -207,14 +206,6 @@ class FaultInjector(Link):
                                      f"(link faults: {', '.join(off)})")
             off = {n: off[n] for n in names}
         return self.update(**off)
-    def __getattr__(self, item: str) -> Any:
-        inner = self.__dict__.get("inner")
-        if inner is None:
-            raise AttributeError(item)
-        return getattr(inner, item)
-
-    def _timeout_changed(self, timeout: float | None) -> None:
-        self.inner.timeout = timeout
 
     def mangle(self, chunk: bytes, plan: FaultPlan | None = None) -> list[tuple[float, bytes]]:
         """Apply ``plan`` (default: the plan in force) to one chunk: a list of (delay in

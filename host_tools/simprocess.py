@@ -39,6 +39,7 @@ class PumpsimProcess:
     def __init__(self, args: list[str], log_path: Path | None = None, *,
                  start_timeout_s: float = 15.0, command: list[str] | None = None) -> None:
         self.log_path = log_path
+        self._rest = b""  # stdout read beyond the last announced line
         self._log: IO[str] | None = open(log_path, "a", encoding="utf-8") if log_path else None
         # ``command`` replaces the pumpsim program (e.g. a wrapper that plants a defect)
         self.proc = subprocess.Popen([*(command or pumpsim_command()), "serve", *args],
@@ -46,36 +47,37 @@ class PumpsimProcess:
                                      stderr=self._log if self._log else subprocess.DEVNULL,
                                      start_new_session=True)
         try:
-            self.device = self._read_device_line(start_timeout_s)
+            self.device = self._line("device:", start_timeout_s)
         except BaseException:
             self.kill()
             raise
 
-    def _read_device_line(self, timeout_s: float) -> str:
+    def _line(self, prefix: str, timeout_s: float) -> str:
+        """The next stdout line, which must start with ``prefix``; its value (bounded wait of
+        ``timeout_s`` seconds; PumpsimStartError otherwise)."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        buffer = b""
         deadline = time.monotonic() + timeout_s
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in buffer:
+            while b"\n" not in self._rest:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise PumpsimStartError(f"pumpsim printed no device line in {timeout_s} s"
+                    raise PumpsimStartError(f"pumpsim printed no {prefix} line in {timeout_s} s"
                                             f"{self._log_hint()}")
                 if sel.select(timeout=min(left, 0.1)):
                     chunk = os.read(fd, 4096)
                     if not chunk:
                         break
-                    buffer += chunk
+                    self._rest += chunk
                 elif self.proc.poll() is not None:
                     break
-        line = buffer.split(b"\n", 1)[0].decode(errors="replace").strip()
-        if not line.startswith("device:"):
-            code = self.proc.poll()
-            raise PumpsimStartError(f"pumpsim did not announce its device (exit code {code}, "
-                                    f"first line {line!r}){self._log_hint()}")
-        return line.split(":", 1)[1].strip()
+        line, _, self._rest = self._rest.partition(b"\n")
+        text = line.decode(errors="replace").strip()
+        if not text.startswith(prefix):
+            raise PumpsimStartError(f"pumpsim did not print {prefix} (exit code "
+                                    f"{self.proc.poll()}, line {text!r}){self._log_hint()}")
+        return text[len(prefix):].strip()
 
     def _log_hint(self) -> str:
         return f"; its log: {self.log_path}" if self.log_path else ""

@@ -7,7 +7,9 @@ What it promises (PROTOCOL.md section 4):
   SESSION_OPEN frames of the same role arriving before its proof replace it (the oldest
   challenge of a role goes first when the role's pool is full).
 * A challenge accepts one verified proof; a proof refused with RATE_LIMITED before it was
-  verified leaves it valid. It is forgotten ``ttl_ms`` after it was issued.
+  verified leaves it valid. It is forgotten ``ttl_ms`` after it was issued (by default
+  120 s: longer than the authentication back-off can make a proof wait, so a key holder's
+  challenge outlives the wait).
 * Every operation costs O(1) amortised (dictionaries in issue order): bounded work per frame
   whatever arrives.
 """
@@ -35,7 +37,7 @@ class Pending:
 class PendingPool:
     """Issued challenges awaiting their proof (see the module documentation)."""
 
-    def __init__(self, size: int = 16, ttl_ms: int = 30_000) -> None:
+    def __init__(self, size: int = 128, ttl_ms: int = 120_000) -> None:
         if size < 1 or ttl_ms < 1:
             raise ValueError("size and ttl_ms must be >= 1")
         self.size = size

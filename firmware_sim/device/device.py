@@ -5,8 +5,8 @@ Order of checks for every CRC-valid frame (the decoder drops everything else):
 1. Not a request (a response or event sent to the pump): ignored, counted.
 2. Handshake (SESSION_OPEN, SESSION_PROOF) and untagged frames with session id 0: only
    IDENTIFY, SESSION_OPEN and SESSION_PROOF are served; anything else gets an untagged
-   NAK(NO_SESSION). Failed proofs feed a growing back-off per role and sender
-   (RATE_LIMITED with retry_after_ms).
+   NAK(NO_SESSION). Wrong proofs spend a budget of verdicts per role and sender
+   (RATE_LIMITED with retry_after_ms when it is spent).
 3. Tagged frames (PROTOCOL.md section 7): session id and tag (untagged NAK NO_SESSION /
    BAD_TAG: nothing about the frame can be trusted, so the answer carries no tag), then the
    retransmission cache (same seq and same tag as the last answered request: the cached answer
@@ -32,7 +32,6 @@ power loss loses at most that much unlogged run time, as with an idle pump.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
 import sqlite3
 import threading
@@ -45,16 +44,19 @@ from firmware_sim.enums import Alarm
 from firmware_sim.errors import Rejected
 from firmware_sim.pump import Pump
 from firmware_sim.storage import Event
-from protocol import (DEVELOPMENT_KEYS, AuthLimiter, DecoderStats, Frame, NakCode,
+from protocol import (DEVELOPMENT_KEYS, AuthLimiter, Frame, NakCode,
                       ProtocolError, Role, StreamDecoder, describe, parse_frame)
 from protocol import MessageType as MT
 from protocol.backoff import AuthBackoff
 from protocol.pump_layer import Execute, PumpSessionLayer, Reply
 
+from .auth import backoff_for
 from .codes import nak_code, nak_detail, wire_field
 from .handlers import Dispatcher, Refusal
 from .refusal_log import RefusalLog
+from .recovery import raise_memory_error, reload_committed
 from .refusals import RefusalRecords
+from .stats import DeviceStats
 
 log = logging.getLogger(__name__)
 frame_log = logging.getLogger("firmware_sim.device.frames")
@@ -63,35 +65,6 @@ DEFAULT_SERIAL = "IP-000001"
 READ_CHUNK = 4096
 MIN_TELEMETRY_MS = 100
 MAX_TELEMETRY_MS = 86_400_000
-
-
-@dataclasses.dataclass
-class DeviceStats:
-    """What the device did (counters only grow)."""
-
-    frames: int = 0  # CRC-valid frames decoded
-    requests: int = 0  # request frames handled
-    executed: int = 0  # requests executed (model, session or read) and answered with success
-    duplicates: int = 0  # retransmissions answered from the cache, not executed
-    ignored: int = 0  # frames that were not requests
-    responses: int = 0  # response frames written
-    events: int = 0  # event frames written (ALARM_EVENT, STATUS_PUSH)
-    naks: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    sessions: int = 0  # sessions established
-    auth_failures: int = 0  # failed SESSION_OPEN / SESSION_PROOF
-    ticks: int = 0  # model clock advances
-    write_errors: int = 0  # responses/events the link refused
-    reconnects: int = 0  # links reopened or hosts changed (sessions dropped)
-    decoder: DecoderStats = dataclasses.field(default_factory=DecoderStats)
-
-
-def _backoff(limiter: AuthLimiter | AuthBackoff | None) -> AuthBackoff:
-    """The per-account back-off: the default, or one configured like a given AuthLimiter."""
-    if limiter is None:
-        return AuthBackoff()
-    if isinstance(limiter, AuthBackoff):
-        return limiter
-    return AuthBackoff(limiter.max_failures, limiter.window_ms, limiter.backoff_ms)
 
 
 def next_event_ms(pump: Pump, until_ms: int) -> int | None:
@@ -137,7 +110,7 @@ class Device:
         self.stats = DeviceStats(decoder=self.decoder.stats)
         self.dispatcher = Dispatcher(pump, serial_number)
         self.layer = PumpSessionLayer(self.keys, self.dispatcher.identity_fields,
-                                      self._is_request_type, backoff=_backoff(auth_limiter),
+                                      self._is_request_type, backoff=backoff_for(auth_limiter),
                                       on_refusal=self._on_refusal, stats=self.stats)
         self._telemetry_ms = 0
         self._next_push = 0.0
@@ -376,6 +349,27 @@ class Device:
                 self._handle_frame_safely(frame)
             self._flush_events()
 
+    # Driving the device without its thread: a caller that owns both ends of a link in one
+    # thread (a synchronous loopback) does what one pass of serve_forever does when a read
+    # returns bytes (serve_bytes) or returns nothing (serve_idle).
+    def serve_bytes(self, data: bytes) -> None:
+        """Handle bytes that arrived on the link now, then advance the model and push what is
+        due, as the serving loop does after a read that returned ``data``."""
+        self._last_rx = self._mono()
+        self.handle_bytes(data)
+        self.poll()
+
+    def serve_idle(self) -> None:
+        """What the serving loop does after a read that returned nothing: advance the model
+        and push what is due, and give up a partial frame left without new bytes for more
+        than 0.25 s (real seconds)."""
+        self.poll()
+        if self.decoder.pending and self._mono() - self._last_rx > 0.25:
+            with self.lock:
+                for frame in self.decoder.flush():
+                    self._handle_frame_safely(frame)
+                self._flush_events()
+
     def _send(self, data: bytes) -> bool:
         if self.log_frames:
             try:
@@ -498,24 +492,15 @@ class Device:
         return result
 
     def _storage_failed(self, why: str) -> None:
-        """The store refused a commit: what the model changed in memory is not stored. Go back
-        to the last committed state (a NAK has no side effect) and stop delivery there with the
-        memory alarm; if even that cannot be stored, keep the alarm in memory."""
-        old = self.pump
-        try:
-            pump = Pump(old.profile, old.storage, old.clock)
-        except Exception:  # noqa: BLE001 - the store cannot even be read
-            log.exception("cannot reload the committed state")
-            pump = old
-        if pump is not old:
+        """The store refused a commit: go back to the last committed state with the memory
+        alarm (:mod:`firmware_sim.device.recovery`), which is pushed to the host as usual."""
+        pump = reload_committed(self.pump)
+        if pump is not self.pump:
             self._unsubscribe()
             self.pump = self.dispatcher.pump = pump
             self._unsubscribe = pump.subscribe(self._on_event)
             self._alarm_mask = pump.alarm_mask
-        try:
-            pump.inject_memory_error(f"storage failed: {why}")
-        except Exception:  # noqa: BLE001 - the alarm stays in memory
-            log.exception("could not store the memory error")
+        raise_memory_error(pump, why)
 
     def _set_telemetry(self, fields: dict[str, Any]) -> tuple[MT, dict[str, Any]]:
         interval = fields["interval_ms"]

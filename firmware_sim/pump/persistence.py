@@ -15,7 +15,7 @@ from ..enums import BolusKind
 from ..profile import DAY_MS, Profile
 from ..schedule import CompiledSchedule, Schedule, validate_schedule
 from ..statemachine import TherapyMachine
-from ..storage import Storage
+from ..storage import Storage, to_json
 from .core import PERSIST as _PERSIST, NULLABLE as _NULLABLE, PATIENT_KEYS as _PATIENT_KEYS
 from .core import PERSIST_ADDED, STATE_VERSION, PumpCore, S, is_int as _is_int
 from .fault_state import FaultState
@@ -95,7 +95,7 @@ class PersistenceMixin(PumpCore):
         if self._schedule_json[0] is not self._schedule:
             self._schedule_json = (self._schedule, json.dumps(
                 self._schedule.to_dict() if self._schedule else None))
-        head = json.dumps(self._dynamic_dict())
+        head = to_json(self._dynamic_dict())
         return (f'{head[:-1]}, "schedule": {self._schedule_json[1]}, '
                 f'"profile": {self._profile_json[1]}}}')
 

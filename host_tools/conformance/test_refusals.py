@@ -5,7 +5,6 @@ own log entry) and name its code.
 Codes not exercised here and why: FRAMING and UNSUPPORTED_VERSION are never answered (see
 test_framing); BUSY, STORAGE_ERROR and INTERNAL_ERROR need a failing pump; NO_PROGRAM,
 RESERVOIR_EMPTY and NO_DEFAULT_PLAN need a pump never programmed or run empty;
-WITHDRAW_REQUIRED is not answered by a pump that takes the withdrawal from REFILL_COMPLETE;
 WEEKDAY_NOT_SUPPORTED applies only to models without weekday plans; RATE_LIMITED is in
 test_zz_backoff (it runs last: it holds the pump's back-off for a few seconds)."""
 from __future__ import annotations
@@ -75,6 +74,9 @@ REFUSALS: list[tuple[str, list[tuple[MT, Any]], MT, Any, NakCode]] = [
     ("overflow", [(MT.REFILL_BEGIN, None), (MT.REFILL_WITHDRAWN, {"withdrawn_nl": 0})],
      MT.REFILL_COMPLETE, {"withdrawn_nl": 0, "filled_nl": 2_000_000_000,
                           "concentration_ug_per_ml": 10_000}, NakCode.RESERVOIR_OVERFLOW),
+    ("withdraw-required", [(MT.REFILL_BEGIN, None)],
+     MT.REFILL_COMPLETE, {"withdrawn_nl": 1_000_000, "filled_nl": 1_000_000,
+                          "concentration_ug_per_ml": 10_000}, NakCode.WITHDRAW_REQUIRED),
     ("withdrawn-volume", [(MT.REFILL_BEGIN, None)], MT.REFILL_WITHDRAWN,
      {"withdrawn_nl": 4_000_000_000}, NakCode.VOLUME_OUT_OF_RANGE),
     ("already-withdrawn", [(MT.REFILL_BEGIN, None), (MT.REFILL_WITHDRAWN, {"withdrawn_nl": 0})],

@@ -110,7 +110,6 @@ class WireHost:
         return ok(self.request(MT.READ_LOG, {"start_index": 0, "count": 1}),
                   MT.LOG_PAGE)["total_count"]
 
-
     def log_since(self, start: int) -> list[dict[str, Any]]:
         """Every event-log entry from index ``start`` on (READ_LOG pages of 16)."""
         out: list[dict[str, Any]] = []

@@ -78,7 +78,7 @@ class Controller:
             for item in items:
                 item["active"] = item["name"] in on
                 item["values"] = on.get(item["name"])
-            return {"faults": items, "model_catalog": model_faults.has_catalog(pump)}
+            return {"faults": items}
 
     def add_fault(self, name: Any, params: Any = None) -> dict[str, Any]:
         """Switch fault ``name`` on (model or link) with ``params``."""

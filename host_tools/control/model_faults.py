@@ -1,103 +1,36 @@
 """The pump model's faults as the control plane offers them: a catalog, raise, clear, active.
 
-A model with ``Pump.fault_catalog()`` / ``raise_fault`` / ``clear_fault`` / ``active_faults``
-is used as it is, so whatever faults the model grows are listed without a change here. A model
-without them gets a fallback table over its ``inject_*`` methods (motor stall, memory error,
-battery drained to ERI or to end of service); those faults end the way the pump ends them
-(acknowledging the alarm), and a drained battery cannot be undone short of a reset.
+The model's own fault API (``Pump.fault_catalog()``, ``raise_fault``, ``clear_fault``,
+``active_faults``) is used as it is, so whatever faults the model grows are listed without a
+change here; this module adds the HTTP meaning of each refusal (404 unknown name, 400 bad
+parameter, 409 refused in the pump's present state).
 
 Every function is called with the device's lock held (the caller's job).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from firmware_sim import Alarm, Pump, Rejected
+from firmware_sim import Pump, RejectCode, Rejected
+from firmware_sim.pump.faults import FaultSpec
 
 from .errors import ControlError, bad_request, conflict, not_found
 
-
-@dataclass(frozen=True)
-class Param:
-    """One integer parameter of a fault, with its unit and inclusive range."""
-
-    name: str
-    unit: str
-    minimum: int
-    maximum: int
-    default: int
-    description: str
+# refusals about the pump's present state rather than the request's content
+_STATE_REFUSALS = frozenset({RejectCode.INVALID_STATE, RejectCode.FAULT_NOT_ACTIVE})
 
 
-@dataclass(frozen=True)
-class Fault:
-    """A named fault: what it does and its parameters."""
-
-    name: str
-    description: str
-    params: tuple[Param, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Fallback:
-    fault: Fault
-    alarm: Alarm
-    raise_: Callable[[Pump], None]
-    clear: Callable[[Pump], None] | None
-
-
-def _ack(alarm: Alarm) -> Callable[[Pump], None]:
-    def clear(pump: Pump) -> None:
-        pump.acknowledge_alarm(alarm)
-    return clear
-
-
-FALLBACK = {f.fault.name: f for f in (
-    _Fallback(Fault("motor_stall", "the motor stalls: delivery stops, the pump goes to FAULT "
-                    "and the critical alarm sounds; cleared as the clinician clears it "
-                    "(acknowledging MOTOR_STALL)"),
-              Alarm.MOTOR_STALL, lambda p: p.inject_motor_stall(), _ack(Alarm.MOTOR_STALL)),
-    _Fallback(Fault("memory_error", "the memory fails its check: therapy stops with the "
-                    "MEMORY_ERROR alarm; cleared by acknowledging the alarm"),
-              Alarm.MEMORY_ERROR, lambda p: p.inject_memory_error("raised by the control API"),
-              _ack(Alarm.MEMORY_ERROR)),
-    _Fallback(Fault("battery_eri", "the battery drains at once to its elective replacement "
-                    "indicator (the pump keeps running); not reversible"),
-              Alarm.BATTERY_ERI, lambda p: p.inject_battery_drain(end_of_service=False), None),
-    _Fallback(Fault("battery_end_of_service", "the battery drains at once to end of service: "
-                    "delivery stops for good; not reversible"),
-              Alarm.END_OF_SERVICE, lambda p: p.inject_battery_drain(end_of_service=True), None),
-)}
-
-
-def has_catalog(pump: Pump) -> bool:
-    """True when the model offers its own fault catalog."""
-    return callable(getattr(pump, "fault_catalog", None))
-
-
-def _as_fault(spec: Any) -> Fault:
-    params = tuple(Param(p.name, p.unit, int(p.minimum), int(p.maximum), int(p.default),
-                         p.description) for p in getattr(spec, "params", ()))
-    return Fault(spec.name, spec.description, params)
-
-
-def catalog(pump: Pump) -> tuple[Fault, ...]:
-    """Every fault the model offers (its own catalog, else the fallback table)."""
-    if has_catalog(pump):
-        return tuple(_as_fault(s) for s in pump.fault_catalog())  # type: ignore[attr-defined]
-    return tuple(f.fault for f in FALLBACK.values())
+def catalog(pump: Pump) -> tuple[FaultSpec, ...]:
+    """Every fault the model offers."""
+    return tuple(pump.fault_catalog())
 
 
 def active(pump: Pump) -> dict[str, dict[str, int]]:
     """Faults in force: name -> parameters."""
-    if has_catalog(pump):
-        return {k: dict(v) for k, v in pump.active_faults().items()}  # type: ignore[attr-defined]
-    alarms = pump.active_alarms
-    return {name: {} for name, f in FALLBACK.items() if f.alarm in alarms}
+    return {k: dict(v) for k, v in pump.active_faults().items()}
 
 
-def find(pump: Pump, name: str) -> Fault:
+def find(pump: Pump, name: str) -> FaultSpec:
     """The fault called ``name`` (404 if the model has none)."""
     for fault in catalog(pump):
         if fault.name == name:
@@ -106,7 +39,7 @@ def find(pump: Pump, name: str) -> Fault:
                     f"{', '.join(f.name for f in catalog(pump))})")
 
 
-def check_params(fault: Fault, params: Any) -> dict[str, int]:
+def check_params(fault: FaultSpec, params: Any) -> dict[str, int]:
     """``params`` checked against the fault's parameters: integers within range, no unknown
     names, defaults filled in (400 otherwise)."""
     if params is None:
@@ -134,7 +67,7 @@ def check_params(fault: Fault, params: Any) -> dict[str, int]:
 def _refused(name: str, exc: Rejected) -> ControlError:
     why = f"{name}: the pump refused ({exc.code.value}{', ' + exc.field if exc.field else ''}): " \
           f"{exc.reason}"
-    return bad_request(why) if exc.field else conflict(why)
+    return conflict(why) if exc.code in _STATE_REFUSALS else bad_request(why)
 
 
 def raise_fault(pump: Pump, name: str, params: Any = None) -> dict[str, int]:
@@ -143,10 +76,7 @@ def raise_fault(pump: Pump, name: str, params: Any = None) -> dict[str, int]:
     fault = find(pump, name)
     values = check_params(fault, params)
     try:
-        if has_catalog(pump):
-            pump.raise_fault(name, **values)  # type: ignore[attr-defined]
-        else:
-            FALLBACK[name].raise_(pump)
+        pump.raise_fault(name, **values)
     except Rejected as exc:
         raise _refused(name, exc) from None
     return values
@@ -158,13 +88,6 @@ def clear_fault(pump: Pump, name: str) -> None:
     if name not in active(pump):
         raise conflict(f"model fault {name!r} is not active")
     try:
-        if has_catalog(pump):
-            pump.clear_fault(name)  # type: ignore[attr-defined]
-            return
-        clear = FALLBACK[name].clear
-        if clear is None:
-            raise conflict(f"{name} cannot be undone on a running pump; reset it "
-                           "(POST /api/reset) to start with a fresh battery")
-        clear(pump)
+        pump.clear_fault(name)
     except Rejected as exc:
         raise _refused(name, exc) from None

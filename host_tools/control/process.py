@@ -4,12 +4,9 @@ URL, with :attr:`token` when one was generated).
 """
 from __future__ import annotations
 
-import os
-import selectors
-import time
 from pathlib import Path
 
-from host_tools.simprocess import PumpsimProcess, PumpsimStartError
+from host_tools.simprocess import PumpsimProcess
 
 
 class ControlledPumpsim(PumpsimProcess):
@@ -20,7 +17,6 @@ class ControlledPumpsim(PumpsimProcess):
                  start_timeout_s: float = 30.0) -> None:
         if "--control" not in args:
             args = [*args, "--control", "127.0.0.1:0"]
-        self._rest = b""
         self.token: str | None = None
         super().__init__(args, log_path, start_timeout_s=start_timeout_s)
         try:
@@ -30,32 +26,3 @@ class ControlledPumpsim(PumpsimProcess):
         except BaseException:
             self.kill()
             raise
-
-    def _read_device_line(self, timeout_s: float) -> str:
-        return self._line("device:", timeout_s)
-
-    def _line(self, prefix: str, timeout_s: float) -> str:
-        """The next stdout line, which must start with ``prefix``; its value."""
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout_s
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self._rest:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise PumpsimStartError(f"pumpsim printed no {prefix} line in {timeout_s} s"
-                                            f"{self._log_hint()}")
-                if sel.select(timeout=min(left, 0.1)):
-                    chunk = os.read(fd, 4096)
-                    if not chunk:
-                        break
-                    self._rest += chunk
-                elif self.proc.poll() is not None:
-                    break
-        line, _, self._rest = self._rest.partition(b"\n")
-        text = line.decode(errors="replace").strip()
-        if not text.startswith(prefix):
-            raise PumpsimStartError(f"pumpsim did not print {prefix} (exit code "
-                                    f"{self.proc.poll()}, line {text!r}){self._log_hint()}")
-        return text[len(prefix):].strip()

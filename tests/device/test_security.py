@@ -62,7 +62,7 @@ def test_unknown_session_id(vp: VirtualPump, programmed: RawHost) -> None:
     assert snapshot(vp) == before
 
 
-def test_wrong_key_and_growing_back_off() -> None:
+def test_wrong_key_and_budget_of_verdicts() -> None:
     now = [1000.0]  # the device's monotonic clock (s), moved by the test
     with start_virtual_pump(monotonic=lambda: now[0]) as p:
         link = hal.open(p.url)
@@ -73,16 +73,17 @@ def test_wrong_key_and_growing_back_off() -> None:
         assert r["retry_after_ms"] == 2_000  # the third failure starts the back-off
         blocked = nak(host.handshake(Role.CLINICIAN))  # a handshake begun since must wait
         assert blocked["code"] == NakCode.RATE_LIMITED and blocked["retry_after_ms"] == 2_000
-        for expected in (4_000, 8_000, 16_000):
+        # three more, one each 2 s, spend the budget of six; then one each period
+        for expected in (2_000, 2_000, p.device.limiter.long.period_ms - 6_000):
             now[0] += blocked["retry_after_ms"] / 1000
             r = nak(host.handshake(Role.CLINICIAN, key=os.urandom(32)))  # one more failure ...
             assert r["code"] == NakCode.AUTH_FAILED and r["retry_after_ms"] == expected
-            blocked = nak(host.handshake(Role.CLINICIAN))  # ... blocks again, twice as long
+            blocked = nak(host.handshake(Role.CLINICIAN))  # ... and a handshake begun since waits
             assert blocked["code"] == NakCode.RATE_LIMITED
             assert blocked["retry_after_ms"] == expected
         assert p.device.session is None
-        now[0] += 16
-        ok(host.handshake(Role.CLINICIAN), MT.SESSION_ACCEPTED)  # success resets the back-off
+        now[0] += blocked["retry_after_ms"] / 1000
+        ok(host.handshake(Role.CLINICIAN), MT.SESSION_ACCEPTED)  # a token came back
         for _ in range(2):
             assert nak(host.handshake(Role.PATIENT, key=bytes(32)))["code"] == NakCode.AUTH_FAILED
         assert p.device.stats.auth_failures == 8

@@ -1,6 +1,7 @@
 """Requests made of two model calls are validated as a whole first (``Pump.validate_limits``,
-``Pump.validate_refill_complete``): a refusal of the second call never leaves the first one
-applied, and validating opens no storage and changes nothing."""
+and at model level ``Pump.validate_refill_complete``): a refusal of the second call never leaves
+the first one applied, and validating opens no storage and changes nothing. On the wire a refill
+is always three requests: REFILL_COMPLETE before REFILL_WITHDRAWN is WITHDRAW_REQUIRED."""
 from __future__ import annotations
 
 from typing import Callable
@@ -21,17 +22,27 @@ ML = 1_000_000
 PATIENT = {"dose_ug": 50, "duration_ms": 600_000, "lockout_ms": 3_600_000, "max_per_24h": 4}
 
 
-def test_refill_complete_refused_leaves_the_withdrawal_unreported(
+def test_refill_complete_before_the_withdrawal_is_refused_and_changes_nothing(
         vp: VirtualPump, clinician: RawHost) -> None:
+    """A real pump takes a new fill only after the old drug was withdrawn and reported:
+    REFILL_COMPLETE straight after REFILL_BEGIN is WITHDRAW_REQUIRED, whatever withdrawn_nl
+    says, and leaves the refill where it was."""
     program(clinician)
     ok(clinician.request(MT.REFILL_BEGIN))
     before = snapshot(vp)
+    for withdrawn in (0, 5 * ML):
+        r = nak(clinician.request(MT.REFILL_COMPLETE, {
+            "withdrawn_nl": withdrawn, "filled_nl": 20 * ML, "concentration_ug_per_ml": 10_000}))
+        assert r["code"] == NakCode.WITHDRAW_REQUIRED
+        assert snapshot(vp) == before
+        with vp.device.lock:
+            assert vp.pump.refill_stage == "begun"  # nothing was taken as withdrawn
+    ok(clinician.request(MT.REFILL_WITHDRAWN, {"withdrawn_nl": 5 * ML}))
     r = nak(clinician.request(MT.REFILL_COMPLETE, {"withdrawn_nl": 5 * ML, "filled_nl": 20 * ML,
                                                    "concentration_ug_per_ml": 999_999_999}))
     assert r["code"] == NakCode.CONCENTRATION_OUT_OF_RANGE
-    assert snapshot(vp) == before
     with vp.device.lock:
-        assert vp.pump.refill_stage == "begun"  # the withdrawal was not applied either
+        assert vp.pump.refill_stage == "withdrawn"  # a refused fill keeps the withdrawal
     ok(clinician.request(MT.REFILL_COMPLETE, {"withdrawn_nl": 5 * ML, "filled_nl": 20 * ML,
                                               "concentration_ug_per_ml": 10_000}),
        MT.REFILL_RESULT)

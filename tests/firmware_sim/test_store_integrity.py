@@ -4,12 +4,17 @@ the pump starts STOPPED with the memory alarm; an empty file or a lost state row
 silent fresh pump."""
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import sqlite3
 from pathlib import Path
 
+import pytest
+from hypothesis import given, strategies as st
+
 from firmware_sim import Alarm, Pump, Storage, TherapyState, load_profile
+from firmware_sim.store_seal import chain_next
 
 from .helpers import HOUR_MS, MINUTE_MS, ready_pump
 
@@ -175,3 +180,15 @@ def test_absurd_clock_gives_the_memory_alarm_not_an_error_per_tick(tmp_path: Pat
         assert _memory_alarm(vp.pump)
         assert "clock out of range" in caplog.text
     assert "Traceback" not in caplog.text and "failed" not in caplog.text
+
+
+@pytest.mark.requirement("PER-3")
+@given(prev=st.text(max_size=70), idx=st.integers(0, 2**63), time_ms=st.integers(-2**63, 2**63),
+       kind=st.text(max_size=30), details=st.text(max_size=200))
+def test_chain_hashes_the_json_array_of_the_row(prev: str, idx: int, time_ms: int, kind: str,
+                                               details: str) -> None:
+    """The chain value is SHA-256 over exactly ``json.dumps([prev, idx, time, kind, details])``
+    (its stored-row encoding), whatever text the columns hold: stores written before the
+    encoder was specialised verify unchanged."""
+    data = json.dumps([prev, idx, time_ms, kind, details]).encode()
+    assert chain_next(prev, idx, time_ms, kind, details) == hashlib.sha256(data).hexdigest()
