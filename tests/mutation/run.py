@@ -72,7 +72,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "protocol.backoff": [
         "tests/protocol/test_backoff_mutants.py",
-        "tests/protocol/test_pump_layer.py",
+        "tests/protocol/test_backoff.py",
     ],
 }
 
