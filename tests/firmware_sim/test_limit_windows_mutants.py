@@ -180,3 +180,30 @@ def test_bolus_fits_the_limit_exactly_up_to_it() -> None:
         pump.start_clinician_bolus(duration_ms=12 * HOUR_MS, volume_nl=room_nl + 1)
     assert exc.value.code is RejectCode.HARD_DAILY_LIMIT
     pump.start_clinician_bolus(duration_ms=12 * HOUR_MS, volume_nl=room_nl)
+
+
+def test_a_weaker_refill_is_limited_at_the_stronger_concentration_left_in_the_catheter() -> None:
+    pump = ready_pump(schedule=FLAT, conc=20_000)
+    pump.advance_to(6 * HOUR_MS)
+    pump.stop()
+    pump.refill_begin()
+    pump.refill_withdrawn(pump.status().reservoir_nl)
+    pump.refill_complete(10_000_000, 10_000)  # half as strong
+    pump.start()
+    assert pump.path_old_nl > 0 and pump.path_old_conc == 20_000
+    assert pump._limit_conc() == 20_000
+    pump.advance_to(9 * HOUR_MS)
+    check(pump)
+
+
+def test_own_worst_window_is_rounded_up_to_whole_nl() -> None:
+    pump = ready_pump(schedule=Schedule.constant(1_000_001), conc=10_000, start=False)
+    compiled = CompiledSchedule(Schedule.daily([(0, 1_000_001), (1, 48_000)]))
+    # 1 min at 1,000,001 nL/day then 48,000: 694.44... + 47,966.66... nL in any 24 h
+    worst = ceil_div(compiled.max_window_x_day_ms, DAY_MS)
+    assert worst == 48_662 and compiled.max_window_x_day_ms % DAY_MS
+    got = pump._basal_window_pg(compiled, 10_000)
+    assert got == worst * 10_000 and isinstance(got, int)
+    assert pump._basal_window_pg(None, 10_000) == 0
+    assert pump._window_pg(None, 10_000, 0, False) == 0  # nothing ran, nothing will
+    assert pump._window_pg(compiled, 10_000, 0, True) == worst * 10_000
