@@ -14,9 +14,9 @@ import pytest
 
 from firmware_sim import DAY_MS, Pump, Rejected, Schedule
 from firmware_sim.enums import RejectCode
-from firmware_sim.schedule import CompiledSchedule
+from firmware_sim.schedule import CompiledSchedule, Plan, Step, Weekday
 
-from .helpers import HOUR_MS, MINUTE_MS, ready_pump
+from .helpers import HOUR_MS, ML as ML_, MINUTE_MS, events_of, ready_pump
 
 pytestmark = pytest.mark.requirement("LIM-1", "SAF-4")
 
@@ -145,6 +145,7 @@ def test_history_and_epochs_older_than_a_day_are_forgotten() -> None:
     pump.advance_to(2 * HOUR_MS)
     pump.set_schedule(HIGH)
     pump.advance_to(DAY_MS + HOUR_MS)  # the bolus ended exactly 24 h ago
+    check(pump)  # whether or not it is still in the history, it no longer counts
     assert pump._recent_bolus_pg() == 0
     pump._prune_history()
     assert pump.bolus_history == [] and pump.patient_history == []
@@ -207,3 +208,108 @@ def test_own_worst_window_is_rounded_up_to_whole_nl() -> None:
     assert pump._basal_window_pg(None, 10_000) == 0
     assert pump._window_pg(None, 10_000, 0, False) == 0  # nothing ran, nothing will
     assert pump._window_pg(compiled, 10_000, 0, True) == worst * 10_000
+
+
+# every day 500,000 nL/day; Tuesday 1,000,000 until 06:00 then 48,000: the worst 24 h window runs
+# Monday 06:00 -> Tuesday 06:00 (625,000 nL), days after a start on a Thursday (wall 0)
+TUESDAY_PEAK = Schedule({Weekday.EVERY_DAY: Plan.constant(500_000),
+                         Weekday.TUESDAY: Plan((Step(0, 1_000_000), Step(360, 48_000)))})
+
+
+def test_a_weekly_program_alone_in_the_window_is_bounded_by_its_worst_window_ahead() -> None:
+    pump = ready_pump(schedule=TUESDAY_PEAK, conc=10_000)
+    comp, off = pump.compiled, pump.wall_offset_ms
+    assert pump._window_pg(comp, 10_000, off, True) == 625_000 * 10_000  # just started
+    pump.advance_to(DAY_MS)  # the epoch began exactly 24 h ago
+    assert pump._window_pg(comp, 10_000, off, True) == 625_000 * 10_000
+    pump.advance_to(30 * HOUR_MS)
+    assert pump._window_pg(comp, 10_000, off, True) == 625_000 * 10_000
+
+
+def test_a_program_whose_worst_window_lies_days_ahead_is_refused_after_another_ran() -> None:
+    """Morphine 50,000 ug/mL (hard limit 30,000 ug = 600,000 nL): on a Thursday, after an hour of
+    another program, the windows holding now stay under the limit, but the program's Monday to
+    Tuesday window (625,000 nL) does not."""
+    pump = ready_pump(schedule=Schedule.constant(100_000), conc=50_000)
+    pump.advance_to(HOUR_MS)
+    with pytest.raises(Rejected) as exc:
+        pump.set_schedule(TUESDAY_PEAK)
+    assert exc.value.code is RejectCode.HARD_DAILY_LIMIT
+    assert exc.value.reason == ("up to 31250 ug per 24 h (with the boluses of the last 24 h) "
+                                "exceeds the hard limit 30000 ug of morphine")
+
+
+def test_a_clock_set_days_ahead_keeps_the_running_epoch_in_the_bound() -> None:
+    pump = ready_pump(schedule=LOW)
+    pump.advance_to(2 * HOUR_MS)
+    pump.stop()
+    pump.set_time(10 * DAY_MS)  # wall offset far beyond the run time
+    pump.start()
+    pump.advance_to(5 * HOUR_MS)
+    assert pump.wall_offset_ms > pump.t_ms
+    check(pump)
+
+
+def test_epochs_are_opened_and_closed_with_what_they_ran() -> None:
+    pump = ready_pump(schedule=LOW, conc=10_000)
+    assert pump.epoch == [0, 0, 10_000, 10_000] and pump.past_epochs == []
+    pump.advance_to(HOUR_MS)
+    pump.set_schedule(LOW)  # the same program again: the epoch goes on
+    assert pump.epoch == [0, 0, 10_000, 10_000] and pump.past_epochs == []
+    pump.set_schedule(HIGH)
+    assert pump.past_epochs == [[0, HOUR_MS, 0, 10_000, LOW.to_dict()]]
+    assert pump.epoch == [HOUR_MS, 0, 10_000, 10_000]
+    pump.set_schedule(HIGH)  # nothing ran since: no empty epoch is kept
+    assert len(pump.past_epochs) == 1 and pump.epoch == [HOUR_MS, 0, 10_000, 10_000]
+    pump.advance_to(2 * HOUR_MS)
+    pump.stop()
+    assert pump.epoch is None
+    assert pump.past_epochs[-1] == [HOUR_MS, 2 * HOUR_MS, 0, 10_000, HIGH.to_dict()]
+    pump.set_time(pump.status().wall_ms + 3 * HOUR_MS)
+    pump.start()
+    assert pump.epoch == [2 * HOUR_MS, 3 * HOUR_MS, 10_000, 10_000]
+    pump.advance_to(3 * HOUR_MS)
+    pump.stop()
+    pump.refill_begin()
+    pump.refill_withdrawn(pump.status().reservoir_nl)
+    pump.refill_complete(10_000_000, 5_000)
+    pump.start()  # the catheter still holds 10,000 ug/mL: counted at that
+    assert pump.epoch == [3 * HOUR_MS, 3 * HOUR_MS, 10_000, 5_000]
+    assert [e[:4] for e in pump.past_epochs] == [[0, HOUR_MS, 0, 10_000],
+                                                 [HOUR_MS, 2 * HOUR_MS, 0, 10_000],
+                                                 [2 * HOUR_MS, 3 * HOUR_MS, 3 * HOUR_MS, 10_000]]
+    pump.advance_to(DAY_MS + HOUR_MS)  # the first epoch ended exactly 24 h ago: forgotten
+    pump.stop()
+    assert [e[:2] for e in pump.past_epochs][0] == [HOUR_MS, 2 * HOUR_MS]
+
+
+def test_a_running_pump_fits_a_bolus_only_on_top_of_its_schedule_ahead() -> None:
+    pump = ready_pump(schedule=Schedule.constant(1_440_000), conc=10_000)
+    pump.advance_to(2 * HOUR_MS)
+    hard_pg = pump._hard_limit_pg()
+    room_nl = (hard_pg - grid_bound(pump, pump.compiled, 10_000, 0, True)) // 10_000
+    assert pump._bolus_fits_limit(room_nl) and not pump._bolus_fits_limit(room_nl + 1)
+
+
+def test_patient_allotment_is_checked_against_the_schedule_without_the_clinician_bolus() -> None:
+    """10,000 ug a day of schedule, a 10,000 ug clinician bolus and 4 x 2,600 ug of patient
+    boluses: schedule + bolus and schedule + allotment are each within the 30,000 ug hard limit,
+    so the allotment is accepted although all three together are not."""
+    pump = ready_pump(schedule=Schedule.constant(ML_), conc=10_000)
+    pump.start_clinician_bolus(duration_ms=2 * HOUR_MS, dose_ug=10_000)
+    pump.advance_to(3 * HOUR_MS)
+    pump.configure_patient_bolus(dose_ug=2_600, duration_ms=HOUR_MS,
+                                 lockout_ms=HOUR_MS, max_per_24h=4)
+    with pytest.raises(Rejected) as exc:
+        pump.configure_patient_bolus(dose_ug=5_000, duration_ms=HOUR_MS,
+                                     lockout_ms=HOUR_MS, max_per_24h=5)
+    assert exc.value.code is RejectCode.HARD_DAILY_LIMIT
+    assert exc.value.reason == ("schedule plus allotted patient boluses, up to 35000 ug per 24 h, "
+                                "exceeds the hard limit 30000 ug of morphine")
+
+
+def test_soft_limit_warning_logs_the_dose_and_the_limit() -> None:
+    pump = ready_pump(schedule=Schedule.constant(1_600_000), conc=10_000)  # 16,000 ug a day
+    warnings = events_of(pump, "SOFT_LIMIT_WARNING")  # at programming and at the refill
+    assert warnings and all(w.details == {"dose_ug": 16_000, "soft_daily_limit_ug": 15_000}
+                            for w in warnings)
