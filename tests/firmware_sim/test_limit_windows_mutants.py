@@ -195,6 +195,8 @@ def test_a_weaker_refill_is_limited_at_the_stronger_concentration_left_in_the_ca
     assert pump._limit_conc() == 20_000
     pump.advance_to(9 * HOUR_MS)
     check(pump)
+    pump.advance_to(5 * DAY_MS)  # the catheter holds only the new concentration by now
+    assert pump.path_old_nl == 0 and pump._limit_conc() == 10_000
 
 
 def test_own_worst_window_is_rounded_up_to_whole_nl() -> None:
