@@ -12,7 +12,7 @@ import pytest
 from protocol import (DEVELOPMENT_KEYS, AuthLimiter, FrameKind, HostSession, MessageType,
                       NakCode, ProtocolError, PumpSession, Role, Verdict, encode_frame,
                       parse_frame)
-from protocol.messages import PROTOCOL_MINOR
+from protocol.messages import PROTOCOL_MINOR, encode_payload
 from protocol.session import MAX_SEQ, host_proof, pump_proof, session_key, transcript
 
 from .test_session import CLOCK_RESPONSE, handshake
@@ -241,3 +241,26 @@ def test_legacy_limiter_window_and_reset() -> None:
     lim.check(7_001)  # success forgot the failure before it
     defaults = AuthLimiter()
     assert (defaults.max_failures, defaults.window_ms, defaults.backoff_ms) == (3, 60_000, 30_000)
+
+
+def test_answers_and_events_use_the_layout_of_the_session_minor_version() -> None:
+    host, pump = handshake()
+    _, wire = host.request(MT.GET_CLOCK)
+    frame = parse_frame(wire)
+    ack = {"request_type": int(MT.GET_CLOCK), "warnings": 1}
+    old = parse_frame(pump.respond(frame, MT.ACK, ack, minor=0))
+    assert old.payload == encode_payload(MT.ACK, ack, 0) == bytes([int(MT.GET_CLOCK)])
+    new = parse_frame(pump.respond(frame, MT.ACK, ack))
+    assert new.payload == encode_payload(MT.ACK, ack, PROTOCOL_MINOR) != old.payload
+    ev_old = parse_frame(pump.event(MT.ACK, ack, minor=0))
+    ev_new = parse_frame(pump.event(MT.ACK, ack))
+    assert (ev_old.payload, ev_new.payload) == (old.payload, new.payload)
+
+
+def test_the_first_answer_to_a_request_is_the_one_cached() -> None:
+    host, pump = handshake()
+    _, wire = host.request(MT.GET_CLOCK)
+    frame = parse_frame(wire)
+    first = pump.respond(frame, MT.CLOCK, CLOCK_RESPONSE)
+    pump.respond(frame, MT.CLOCK, {"time_ms": 8, "wall_ms": 43})
+    assert pump.cached_response == first
