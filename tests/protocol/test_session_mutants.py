@@ -53,6 +53,7 @@ def test_host_session_arguments_and_open_fields() -> None:
         HostSession(Role.CLINICIAN, KEY, HN[:15])
     assert (host.session_id, host.last_seq, host.last_event_seq, host.established) == (0, 0, 0,
                                                                                      False)
+    assert (host.pump_nonce, host._transcript) == (b"", b"")  # nothing to prove yet
     refused(NakCode.NO_SESSION, "session not established", host.request, MT.GET_CLOCK)
     refused(NakCode.NO_SESSION, "session not established", host.compute_tag, b"x")
 
