@@ -62,8 +62,8 @@ MODULES: dict[str, list[str]] = {
         "tests/protocol/test_session_mutants.py",
     ],
     "protocol.pump_layer": [
+        "tests/protocol/test_pump_layer_paths.py",
         "tests/protocol/test_pump_layer.py",
-        "tests/protocol/test_session.py",
     ],
     "protocol.host_layer": [
         "tests/protocol/test_host_layer.py",
