@@ -88,8 +88,9 @@ def test_sequence_space_ends_at_u32() -> None:
 def test_pump_session_arguments() -> None:
     refused(NakCode.MALFORMED_PAYLOAD, "host_nonce", PumpSession, Role.CLINICIAN, KEY, HN[:8])
     for bad in (0, 2**32):
-        with pytest.raises(ValueError, match="session_id must be a non-zero u32"):
+        with pytest.raises(ValueError, match=r"^session_id must be a non-zero u32$"):
             PumpSession(Role.CLINICIAN, KEY, HN, session_id=bad)
+    assert PumpSession(Role.CLINICIAN, KEY, HN, session_id=1).session_id == 1
     top = PumpSession(Role.CLINICIAN, KEY, HN, session_id=0xFFFFFFFF, pump_nonce=PN)
     assert top.challenge_fields() == {"session_id": 0xFFFFFFFF, "pump_nonce": PN}
     assert (top.last_seq, top.last_event_seq, top.cached_response, top.protocol_minor) == (
