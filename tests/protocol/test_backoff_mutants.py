@@ -30,7 +30,8 @@ def test_defaults_and_configuration_checks() -> None:
     assert (b.short, b.long, b.max_accounts) == (Bucket(3, 2_000), Bucket(6, 33_000), 64)
     for kwargs in ({"burst": 0}, {"budget": 0}, {"burst_period_ms": -1}, {"period_ms": -1},
                    {"max_accounts": 0}):
-        with pytest.raises(ValueError, match=r"burst, budget, max_accounts >= 1 and periods >= 0"):
+        with pytest.raises(ValueError,
+                           match=r"^burst, budget, max_accounts >= 1 and periods >= 0 ms$"):
             AuthBackoff(**kwargs)
     AuthBackoff(burst=1, budget=1, burst_period_ms=0, period_ms=0, max_accounts=1)
 
@@ -68,6 +69,27 @@ def test_full_table_shares_an_overflow_account_until_accounts_refill() -> None:
     assert (1, OVERFLOW_SENDER) in b._accounts and (1, 3) not in b._accounts and len(b) == 3
     assert b.retry_after_ms((1, 3), 50) == 100 == b.retry_after_ms((1, 4), 50)
     assert b.retry_after_ms((2, 3), 50) == 0  # another role's overflow is untouched
+    assert b.may_verify((1, 9), 50, 50) == 100  # a new sender is held by the overflow account
     b.failure((1, 5), 100)  # (1, 1) and (1, 2) refilled at 100: forgotten, room again
     assert (1, 1) not in b._accounts and (1, 2) not in b._accounts
     assert (1, 5) in b._accounts and b.retry_after_ms((1, 5), 100) == 100
+
+
+def test_a_full_table_forgets_only_accounts_refilled_in_both_buckets() -> None:
+    b = AuthBackoff(burst=1, burst_period_ms=100, budget=1, period_ms=100, max_accounts=2)
+    b.failure((1, 1), 0)
+    b.failure((1, 2), 0)
+    b.failure((1, 3), 200)  # both refilled at 100: forgotten, the new sender gets its own
+    assert set(b._accounts) == {(1, 3)}
+    b = AuthBackoff(burst=1, burst_period_ms=10, budget=1, period_ms=1_000, max_accounts=1)
+    b.failure((1, 1), 0)
+    b.failure((1, 2), 100)  # (1, 1)'s short bucket refilled, its long one not: kept
+    assert set(b._accounts) == {(1, 1), (1, OVERFLOW_SENDER)}
+
+
+def test_the_advance_is_one_token_of_the_short_bucket_too() -> None:
+    b = AuthBackoff(burst=1, burst_period_ms=1_000, budget=10, period_ms=10)
+    b.failure(A, 0)
+    assert b.retry_after_ms(A, 0) == 1_000 and b.may_verify(A, -1, 0) == 0
+    b.failure(A, 0)  # the advance is taken
+    assert b.may_verify(A, -1, 0) == 1_000
