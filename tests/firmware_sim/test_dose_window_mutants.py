@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from firmware_sim import Schedule, load_profile
+from firmware_sim import Pump, Schedule, load_profile
 
 from .helpers import HOUR_MS, MINUTE_MS, events_of, ready_pump
 
@@ -77,3 +77,18 @@ def test_a_window_needs_both_hours_and_a_limit(hours: int, limit: int) -> None:
     pump.advance_to(2 * HOUR_MS)
     assert pump._window_counted_pg() == 0
     assert not events_of(pump, "DOSE_WINDOW_LIMIT") and pump.keep_open is False
+
+
+def test_without_a_drug_there_is_no_window() -> None:
+    pump = Pump(windowed(600))
+    assert pump._window_ms() == 0 and pump._window_limit_pg() is None
+    assert pump._window_counted_pg() == 0
+
+
+def test_reprogramming_mid_window_keeps_the_window_and_its_count() -> None:
+    pump = ready_pump(windowed(900, hours=2), schedule=Schedule.constant(RATE), conc=CONC)
+    pump.advance_to(10 * MINUTE_MS)
+    pump.set_schedule(Schedule.constant(RATE // 2))
+    assert pump.dose_window == [0, 16_666 * CONC]  # 10 min at 2.4 mL/day, floor nL
+    pump.set_time(pump.status().wall_ms + HOUR_MS)
+    assert pump.dose_window[0] == 0
