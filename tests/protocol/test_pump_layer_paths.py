@@ -197,3 +197,109 @@ def test_drop_forgets_the_session_and_pending_handshakes() -> None:
     assert lay.pending == 1 and lay.session is not None
     lay.drop()
     assert lay.pending == 0 and lay.session is None
+
+
+def test_given_parts_are_used_and_a_new_layer_has_no_session() -> None:
+    from protocol.backoff import AuthBackoff
+    from protocol.pump_layer import LayerStats
+    backoff, stats = AuthBackoff(), LayerStats()
+    lay = PumpSessionLayer(DEVELOPMENT_KEYS, lambda f: {}, lambda t: True, backoff=backoff,
+                           stats=stats)
+    assert lay.backoff is backoff and lay.stats is stats
+    assert lay.session is None and lay.protocol_minor == 0 and lay.pending == 0
+    assert nak_fields(NakCode.BAD_TAG, 1, "x")["retry_after_ms"] == 0
+
+
+def test_handshake_answers_are_responses_and_repeats_are_counted() -> None:
+    seen: list = []
+    lay = PumpSessionLayer(DEVELOPMENT_KEYS, lambda f: seen.append(f) or {
+        "model": "m", "serial_number": "s", "firmware_version": "f", "protocol_version": 1,
+        "reservoir_capacity_nl": 1, "weekday_plans": 1, "protocol_minor": 1}, lambda t: True)
+    ident = parse_frame(encode_frame(MT.IDENTIFY, {"protocol_minor": 1}, 2))
+    answer, _ = reply(lay.receive(ident, 0))
+    assert answer.kind is FrameKind.RESPONSE and seen == [ident.fields]
+    hs = HostSession(Role.CLINICIAN, KEY)
+    open_frame = parse_frame(encode_frame(MT.SESSION_OPEN, hs.open_fields(), 3))
+    ch, _ = reply(lay.receive(open_frame, 0))
+    assert ch.kind is FrameKind.RESPONSE
+    for n in (1, 2):
+        again, retrans = reply(lay.receive(open_frame, n))
+        assert again.raw == ch.raw and retrans and lay.stats.duplicates == n
+    proof = parse_frame(encode_frame(MT.SESSION_PROOF, hs.proof_fields(ch.fields), 4))
+    acc, _ = reply(lay.receive(proof, 3))
+    assert acc.kind is FrameKind.RESPONSE
+    for n in (3, 4):
+        reply(lay.receive(proof, 4))
+        assert lay.stats.duplicates == n
+
+
+def test_wrong_proofs_count_and_the_back_off_answer_says_how_long() -> None:
+    refusals: list = []
+    lay = layer(refusals)
+    failures = 0
+    for t in range(0, 10):
+        wrong = HostSession(Role.CLINICIAN, bytes(32))
+        ch, _ = reply(lay.receive(parse_frame(encode_frame(MT.SESSION_OPEN, wrong.open_fields())),
+                                  t))
+        nak, _ = reply(lay.receive(parse_frame(encode_frame(
+            MT.SESSION_PROOF, wrong.proof_fields(ch.fields))), t))
+        if nak.fields["code"] == NakCode.AUTH_FAILED:
+            failures += 1
+            assert nak.fields["retry_after_ms"] == lay.backoff.retry_after_ms((1, 0), t)
+            continue
+        assert (nak.fields["code"], nak.fields["detail"]) == (NakCode.RATE_LIMITED,
+                                                              "authentication back-off")
+        assert nak.fields["retry_after_ms"] == lay.backoff.may_verify((1, 0), t, t) > 0
+        break
+    assert failures == lay.stats.auth_failures == 3  # the default burst
+    assert lay.stats.naks[NakCode.AUTH_FAILED] == 3 and lay.stats.naks[NakCode.RATE_LIMITED] == 1
+    assert any(r[0] == NakCode.AUTH_FAILED and r[1] == int(MT.SESSION_PROOF) for r in refusals)
+
+
+def test_session_answers_follow_its_minor_version_and_only_an_acked_close_ends_it() -> None:
+    refusals: list = []
+    lay = layer(refusals)
+    hs = established(lay, minor=0)
+    assert lay.protocol_minor == 0
+    seq, wire = hs.request(MT.GET_CLOCK)
+    decision = lay.receive(parse_frame(wire), 2)
+    assert isinstance(decision, Execute)
+    ack = parse_frame(lay.answer(decision.frame, MT.ACK, {"request_type": int(MT.GET_CLOCK),
+                                                         "warnings": 1}))
+    assert ack.payload == bytes([int(MT.GET_CLOCK)])  # the 1.0 ACK: no warnings byte
+    assert lay.session is not None  # an ACK to anything but SESSION_CLOSE keeps the session
+    ev = parse_frame(lay.event(MT.ACK, {"request_type": 1, "warnings": 1}))
+    assert ev.payload == b"\x01"
+    # a stale request: tagged NAK, no retry time, reported as authenticated
+    hs.last_seq = 0
+    _, stale = hs.request(MT.GET_STATUS)
+    nak, _ = reply(lay.receive(parse_frame(stale), 3))
+    assert (nak.fields["code"], nak.fields["retry_after_ms"]) == (NakCode.STALE_SEQUENCE, 0)
+    assert refusals[-1][0] == NakCode.STALE_SEQUENCE and refusals[-1][3] is True
+    hs.last_seq = seq
+    # the session's id on an untagged frame: its tag is missing, not its session
+    untagged = parse_frame(encode_frame(MT.GET_STATUS, None, seq + 1))
+    untagged.session_id = lay.session.session_id
+    nak, _ = reply(lay.receive(untagged, 4))
+    assert (nak.fields["code"], nak.fields["detail"]) == (NakCode.BAD_TAG, "tag missing")
+    assert lay.stats.naks[NakCode.STALE_SEQUENCE] == 1 and lay.stats.naks[NakCode.BAD_TAG] == 1
+    seq2, wire2 = hs.request(MT.GET_CLOCK)
+    decision = lay.receive(parse_frame(wire2), 5)
+    refused = parse_frame(lay.refuse(decision.frame, NakCode.INVALID_STATE, "why"))
+    assert refused.fields["retry_after_ms"] == 0 and refused.seq == seq2
+    for n in (1, 2):
+        again, retrans = reply(lay.receive(parse_frame(wire2), 5 + n))
+        assert retrans and again.raw == refused.raw and lay.stats.duplicates == n
+
+
+def test_answering_after_the_session_ended_is_refused_with_no_session() -> None:
+    from protocol import ProtocolError
+    lay = layer()
+    hs = established(lay)
+    _, wire = hs.request(MT.GET_CLOCK)
+    decision = lay.receive(parse_frame(wire), 2)
+    lay.drop()
+    with pytest.raises(ProtocolError) as exc:
+        lay.answer(decision.frame, MT.CLOCK, CLOCK)
+    assert (exc.value.code, exc.value.detail) == (NakCode.NO_SESSION,
+                                                  "the session ended before the answer")
