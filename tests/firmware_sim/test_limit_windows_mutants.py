@@ -263,6 +263,9 @@ def test_epochs_are_opened_and_closed_with_what_they_ran() -> None:
     assert pump.epoch == [HOUR_MS, 0, 10_000, 10_000]
     pump.set_schedule(HIGH)  # nothing ran since: no empty epoch is kept
     assert len(pump.past_epochs) == 1 and pump.epoch == [HOUR_MS, 0, 10_000, 10_000]
+    pump.set_schedule(LOW)  # a change in the ms the epoch opened: no empty epoch either
+    pump.set_schedule(HIGH)
+    assert len(pump.past_epochs) == 1 and pump.epoch == [HOUR_MS, 0, 10_000, 10_000]
     pump.advance_to(2 * HOUR_MS)
     pump.stop()
     assert pump.epoch is None
@@ -283,6 +286,7 @@ def test_epochs_are_opened_and_closed_with_what_they_ran() -> None:
     pump.advance_to(DAY_MS + HOUR_MS)  # the first epoch ended exactly 24 h ago: forgotten
     pump.stop()
     assert [e[:2] for e in pump.past_epochs][0] == [HOUR_MS, 2 * HOUR_MS]
+    assert pump.past_epochs[-1][:4] == [3 * HOUR_MS, DAY_MS + HOUR_MS, 3 * HOUR_MS, 10_000]
 
 
 def test_a_running_pump_fits_a_bolus_only_on_top_of_its_schedule_ahead() -> None:
@@ -314,4 +318,17 @@ def test_soft_limit_warning_logs_the_dose_and_the_limit() -> None:
     pump = ready_pump(schedule=Schedule.constant(1_600_000), conc=10_000)  # 16,000 ug a day
     warnings = events_of(pump, "SOFT_LIMIT_WARNING")  # at programming and at the refill
     assert warnings and all(w.details == {"dose_ug": 16_000, "soft_daily_limit_ug": 15_000}
-                            for w in warnings)
+                            and type(w.details["dose_ug"]) is int for w in warnings)
+
+
+def test_history_of_the_last_24_h_is_kept_and_older_is_dropped() -> None:
+    pump = ready_pump(schedule=Schedule.constant(ML_), conc=10_000)
+    pump.configure_patient_bolus(dose_ug=100, duration_ms=HOUR_MS, lockout_ms=HOUR_MS,
+                                 max_per_24h=4)
+    assert pump.request_patient_bolus().granted
+    pump.advance_to(2 * HOUR_MS)
+    pump._prune_history()
+    assert pump.patient_history == [0] and len(pump.bolus_history) == 1
+    pump.advance_to(DAY_MS)  # the request was exactly 24 h ago
+    pump._prune_history()
+    assert pump.patient_history == [] and len(pump.bolus_history) == 1  # it ended at 1 h
