@@ -26,7 +26,8 @@ from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from host_tools.pumpctl.common import (Connection, NotReady, console, json_option, pass_conn,
                                        print_json, quantity, warn)
-from host_tools.pumpctl.therapy import device_limits, drug_entry
+from host_tools.pumpctl.ranges import device_limits
+from host_tools.pumpctl.therapy import drug_entry
 from host_tools.records import DeviceLimits, DrugLibraryEntry
 from host_tools.units import (QuantityError, ml, parse_concentration, parse_volume_nl, wall_text)
 from protocol.enums import Alarm, TherapyState

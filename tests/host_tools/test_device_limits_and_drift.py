@@ -117,3 +117,26 @@ def test_the_programmer_side_loads_no_part_of_the_pump_model() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('firmware_sim')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["bolus", "--volume", "1mL", "--duration", "30s"], "--duration"),  # under 1 min
+    (["bolus", "--volume", "10mL", "--duration", "1min"], "--duration"),  # 14,400 mL/day
+    (["limits", "set", "--lockout", "5min"], "--lockout"),  # the pump's is 15 min..24 h
+    (["limits", "set", "--max-per-day", "7"], "--max-per-day"),  # this pump takes 6
+    (["limits", "set", "--threshold", "9mL"], "--threshold"),
+])
+def test_pumpctl_checks_boluses_and_limits_against_the_pumps_ranges(args: list[str],
+                                                                     option: str) -> None:
+    """Out of the range the pump reports: a usage error naming the option, nothing sent."""
+    profile = dataclasses.replace(load_profile("ip20"), name="xq9", patient_max_per_24h=6)
+    with start_virtual_pump(profile=profile) as vp:
+        with PumpClient(vp.url) as client:
+            _fill(client)
+            client.start()
+            before = client.read_log(0, 1).total_count
+        result = CliRunner().invoke(cli, ["--url", vp.url, *args])
+        with PumpClient(vp.url) as client:
+            after = client.read_log(0, 1).total_count
+    assert result.exit_code == 2 and option in result.output
+    assert after == before  # no request was executed or refused by the pump
