@@ -12,7 +12,7 @@ from firmware_sim.device import start_virtual_pump
 from firmware_sim.device.handlers import Dispatcher, Refusal
 from firmware_sim.profile import load_profile
 from host_tools.client import PumpClient
-from host_tools.errors import ProtocolViolation
+from host_tools.errors import ProtocolViolation, Refused
 from host_tools.pumpctl import cli
 from host_tools.records import Step
 from protocol.errors import NakCode
@@ -140,3 +140,22 @@ def test_pumpctl_checks_boluses_and_limits_against_the_pumps_ranges(args: list[s
             after = client.read_log(0, 1).total_count
     assert result.exit_code == 2 and option in result.output
     assert after == before  # no request was executed or refused by the pump
+
+
+def test_refill_needs_the_withdrawal_first_and_pumpctl_continues_one_already_reported() -> None:
+    """PumpClient gets WITHDRAW_REQUIRED for a fill sent before the withdrawal; pumpctl refill,
+    run on a refill whose withdrawal was already reported, does not report it twice."""
+    with start_virtual_pump() as vp:
+        with PumpClient(vp.url) as client:
+            _fill(client)
+            client.refill_begin()
+            with pytest.raises(Refused) as refused:
+                client.refill_complete(0, 10 * ML, 10_000)
+            assert refused.value.code == NakCode.WITHDRAW_REQUIRED
+            client.refill_withdrawn(8 * ML)
+        result = CliRunner().invoke(cli, ["--url", vp.url, "refill", "--withdrawn", "8mL",
+                                          "--filled", "19mL", "--no-start", "--json"])
+        with vp.device.lock:
+            state, reservoir = vp.pump.state.name, vp.pump.reservoir_nl
+    assert result.exit_code == 0, result.output
+    assert (state, reservoir) == ("STOPPED", 19 * ML)
