@@ -144,6 +144,23 @@ def refill(conn: Connection, withdrawn: int | None, filled: int | None, concentr
     _report(outcome, as_json, say)
 
 
+def _withdrawal_step(client: PumpClient, withdrawn_nl: int, expected: int, limit: int | None,
+                     say: Callable[..., None]) -> tuple[bool, bool]:
+    """Report the withdrawal (nL) and warn of a discrepancy beyond ``limit`` (nL, None when the
+    pump does not report its tolerance) or flagged by the pump; (reported before, flagged)."""
+    reported_before = report_withdrawal(client, withdrawn_nl)
+    if reported_before:
+        say("   the withdrawal of this refill was already reported: continuing with the fill")
+    flagged = Alarm.REFILL_DISCREPANCY in client.status().active_alarms
+    difference = withdrawn_nl - expected
+    say(f"   withdrawn {ml(withdrawn_nl)}, expected {ml(expected)} (difference {difference / 1e6:+.3f} mL)")
+    if (limit is not None and abs(difference) > limit) or flagged:
+        by = f" by more than {ml(limit)}" if limit is not None else ""
+        warn(f"refill discrepancy: withdrawn {ml(withdrawn_nl)} differs from the expected "
+             f"{ml(expected)}{by}; check for over- or under-infusion")
+    return reported_before, flagged
+
+
 def _run_refill(client, limits, before, drug, say, withdrawn, filled, concentration,
                 start_after, as_json):  # type: ignore[no-untyped-def]
     """The refill steps on an open session; returns what the report needs. ``limits``: the
@@ -166,15 +183,7 @@ def _run_refill(client, limits, before, drug, say, withdrawn, filled, concentrat
     # As at the bedside (and as the pump requires: WITHDRAW_REQUIRED otherwise), the withdrawal
     # is reported before the fill. A refill continued after an interruption may have had its
     # withdrawal reported already: ALREADY_WITHDRAWN then says so, and the fill follows.
-    reported_before = report_withdrawal(client, withdrawn_nl)
-    if reported_before:
-        say("   the withdrawal of this refill was already reported: continuing with the fill")
-    flagged = Alarm.REFILL_DISCREPANCY in client.status().active_alarms
-    say(f"   withdrawn {ml(withdrawn_nl)}, expected {ml(expected)} (difference {difference / 1e6:+.3f} mL)")
-    if (limit is not None and abs(difference) > limit) or flagged:
-        by = f" by more than {ml(limit)}" if limit is not None else ""
-        warn(f"refill discrepancy: withdrawn {ml(withdrawn_nl)} differs from the expected "
-             f"{ml(expected)}{by}; check for over- or under-infusion")
+    reported_before, flagged = _withdrawal_step(client, withdrawn_nl, expected, limit, say)
     filled_nl = _ask(filled, "volume filled (e.g. 18mL)", _bounded(parse_volume_nl, 1, cap, "volume filled"))
     if concentration is not None:
         new_conc = concentration
