@@ -18,8 +18,8 @@ from host_tools.units import (mg, ml, parse_concentration, parse_dose_ug, parse_
                               parse_volume_nl, wall_text)
 from host_tools.pumpctl.common import (Connection, FileProblem, NotReady, console, json_option, pass_conn,
                                        print_json, quantity, warn)
-from host_tools.pumpctl.views import (alarms_table, limits_table, name_of, schedule_table,
-                                      status_panel)
+from host_tools.pumpctl.views import (alarms_table, device_limits_table, limits_table, name_of,
+                                      schedule_table, status_panel)
 from protocol.enums import Alarm, Role, Weekday
 
 WEEKDAY_CHOICE = click.Choice(["every_day", *WEEKDAYS], case_sensitive=False)
@@ -240,6 +240,21 @@ def limits_set(conn: Connection, dose: int | None, duration: int | None, lockout
         print_json(sent.to_json())
     else:
         console.print(limits_table(sent))
+
+
+@limits.command("device")
+@json_option
+@pass_conn
+def limits_device(conn: Connection, as_json: bool) -> None:
+    """Show the ranges the pump accepts, as it reports them (GET_DEVICE_LIMITS)."""
+    with conn.client() as client:
+        reported = device_limits(client)
+    if reported is None:
+        raise NotReady("the pump does not report its ranges (protocol 1.0)")
+    if as_json:
+        print_json(reported.to_json())
+    else:
+        console.print(device_limits_table(reported))
 
 
 # ---------------------------------------------------------------------------- start / stop

@@ -159,3 +159,13 @@ def test_refill_needs_the_withdrawal_first_and_pumpctl_continues_one_already_rep
             state, reservoir = vp.pump.state.name, vp.pump.reservoir_nl
     assert result.exit_code == 0, result.output
     assert (state, reservoir) == ("STOPPED", 19 * ML)
+
+
+def test_pumpctl_shows_the_ranges_the_pump_reports() -> None:
+    profile = dataclasses.replace(load_profile("ip20"), name="xq9", reservoir_capacity_nl=10 * ML)
+    with start_virtual_pump(profile=profile) as vp:
+        doc = json.loads(CliRunner().invoke(cli, ["--url", vp.url, "limits", "device",
+                                                  "--json"]).stdout)
+        text = CliRunner().invoke(cli, ["--url", vp.url, "limits", "device"]).stdout
+    assert doc["reservoir_capacity_nl"] == 10 * ML and doc["max_steps_per_day"] == 48
+    assert "10.000 mL" in text and "48 a day" in text
