@@ -403,11 +403,14 @@ class Device:
             elif answer == MT.SESSION_CHALLENGE:
                 self.refusals.record("unproven SESSION_OPEN", f"challenge sent for "
                                      f"{frame.name} seq={frame.seq}", logging.INFO)
+            elif answer == MT.SESSION_ACCEPTED:
+                self._vouch()
             if not decision.retransmission and answer != MT.NAK:
                 self.stats.executed += 1
             self._respond(frame, decision.data)
             return
         assert isinstance(decision, Execute)
+        self._vouch()
         outcome = self._execute(frame, decision.session)
         if outcome[0] == MT.NAK:
             data = self.layer.refuse(frame, outcome[1], outcome[2])
@@ -416,6 +419,10 @@ class Device:
         self._respond(frame, data)
         if self.layer.session is None:
             self._telemetry_ms = 0
+
+    def _vouch(self) -> None:
+        """The host proved a key: a link that serves one host at a time keeps it (hal.tcp)."""
+        getattr(self.link, "vouch", lambda: None)()
 
     def _now_ms(self) -> int:
         return int(self._mono() * 1000)
