@@ -32,15 +32,17 @@ trace: $(STAMP)
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider --trace-dir reports \
 		--junitxml reports/junit.xml -o junit_family=xunit1
 
-# mutation testing (mutmut, the `mutation` extra) of the safety-critical modules, one module at a
-# time on one core (slow: not part of make test); MUTATE_MODULES=protocol.frame for one of them
-MUTATE_MODULES ?= firmware_sim.schedule firmware_sim.pump.limits firmware_sim.alarms \
-		protocol.frame protocol.session
+# mutation testing (mutmut, the `mutation` extra) of the safety-critical modules: schedule and
+# limit windows, alarms and alarm thresholds, frame, session layer. Each module runs in its own
+# working directory mutants/<module>/ against its own quick tests (tests/mutation/run.py), one
+# mutant at a time; slow, never part of make test. MUTATE_MODULES=protocol.frame for one module.
+MUTATE_MODULES ?= firmware_sim.schedule firmware_sim.pump.limits firmware_sim.pump.windows \
+		firmware_sim.alarms firmware_sim.pump.thresholds protocol.frame protocol.session \
+		protocol.pump_layer protocol.host_layer protocol.backoff
 mutate: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,mutation]'
-	for m in $(MUTATE_MODULES); do \
-		$(VENV)/bin/mutmut run "$$m.*" --max-children 1 || exit 1; done
-	$(PY) tests/mutation/score.py
+	nice -n 10 $(PY) tests/mutation/run.py $(MUTATE_MODULES)
+	$(PY) tests/mutation/score.py $(MUTATE_MODULES)
 
 fuzz: $(STAMP)
 	$(PY) benchmarks/fuzz.py

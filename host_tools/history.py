@@ -15,10 +15,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from firmware_sim.schedule import CompiledSchedule, Plan, Schedule, Step as ModelStep
+from host_tools.plan_clock import WeeklyPlans, plans_from
 from host_tools.records import LogEntry
 from host_tools.records import Schedule as WireSchedule
-from protocol.enums import EventKind, Weekday
+from protocol.enums import EventKind
 
 DAY_MS = 86_400_000
 KIND_STATE = EventKind.STATE
@@ -28,14 +28,10 @@ _KV = re.compile(r"(\w+)=(-?\d+)")
 _BASAL_STATES = {"INFUSING"}
 
 
-def compile_plans(plans: Iterable[WireSchedule]) -> CompiledSchedule | None:
-    """A compiled schedule from the plans read from a pump (None without an every-day plan)."""
-    model_plans = {Weekday(p.weekday): Plan(tuple(ModelStep(s.start_minute, s.rate_nl_per_day)
-                                                  for s in p.steps))
-                   for p in plans if p.steps}
-    if Weekday.EVERY_DAY not in model_plans:
-        return None
-    return CompiledSchedule(Schedule(model_plans))
+def compile_plans(plans: Iterable[WireSchedule]) -> WeeklyPlans | None:
+    """The plans read from a pump as a function of wall time (None without an every-day plan)."""
+    return plans_from((p.weekday, [(s.start_minute, s.rate_nl_per_day) for s in p.steps])
+                      for p in plans)
 
 
 def _values(e: LogEntry) -> dict[str, object]:
@@ -85,7 +81,7 @@ class History:
         return self.delivered[-1][1] - self.delivered[0][1] if self.delivered else 0
 
 
-def delivery_history(compiled: CompiledSchedule | None, entries: Sequence[LogEntry],
+def delivery_history(compiled: WeeklyPlans | None, entries: Sequence[LogEntry],
                      start_ms: int, end_ms: int, *, initial_state: str = "STOPPED",
                      samples: int = 288) -> History:
     """Rebuild rate and delivery over [start_ms, end_ms] from log ``entries`` (any order; those

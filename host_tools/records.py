@@ -94,6 +94,10 @@ class Status(_Record):
     delivered_since_refill_nl: int | None = None
     delivered_today_nl: int | None = None
     basal_carry: int | None = None
+    # The run clock's drift against real time (ppm, + = fast) and what it has accumulated (ms);
+    # None from a pump that does not report it (protocol 1.0).
+    clock_drift_ppm: int | None = None
+    clock_drift_ms: int | None = None
 
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> "Status":
@@ -105,7 +109,7 @@ class Status(_Record):
                    alarms_in(f["active_alarms"]), f["active_alarms"], f["battery_percent"],
                    f["refill_due_ms"] or None, f.get("delivered_nl"),
                    f.get("delivered_since_refill_nl"), f.get("delivered_today_nl"),
-                   f.get("basal_carry"))
+                   f.get("basal_carry"), f.get("clock_drift_ppm"), f.get("clock_drift_ms"))
 
     @property
     def wall_offset_ms(self) -> int:
@@ -247,6 +251,44 @@ class DrugLibraryEntry(_Record):
 
 
 @dataclass(frozen=True)
+class DeviceLimits(_Record):
+    """The ranges the pump accepts (DEVICE_LIMITS), in wire units: rates nL/day, volumes nL,
+    doses ug, durations ms of pump time. A programmer checks a program against these."""
+
+    reservoir_capacity_nl: int
+    min_rate_nl_per_day: int
+    max_rate_nl_per_day: int
+    max_steps_per_day: int
+    step_resolution_minute: int
+    clinician_bolus_min_duration_ms: int
+    clinician_bolus_max_duration_ms: int
+    priming_duration_ms: int
+    dead_volume_nl: int
+    patient_min_dose_ug: int
+    patient_max_dose_ug: int
+    patient_min_duration_ms: int
+    patient_max_duration_ms: int
+    patient_min_lockout_ms: int
+    patient_max_lockout_ms: int
+    patient_max_per_day: int
+    low_threshold_min_nl: int
+    low_threshold_max_nl: int
+    low_threshold_default_nl: int
+    discrepancy_min_nl: int
+    discrepancy_percent: int
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> "DeviceLimits":
+        """From decoded DEVICE_LIMITS fields."""
+        return cls(**{k.name: f[k.name] for k in dataclasses.fields(cls)})
+
+    def discrepancy_limit_nl(self, expected_nl: int) -> int:
+        """Largest |withdrawn - expected| (nL) that is not a refill discrepancy:
+        max(discrepancy_min_nl, discrepancy_percent % of ``expected_nl``)."""
+        return max(self.discrepancy_min_nl, expected_nl * self.discrepancy_percent // 100)
+
+
+@dataclass(frozen=True)
 class LogEntry(_Record):
     """One entry of the pump's event log. ``values`` are the typed record's named values
     (protocol 1.1, PROTOCOL.md section 10); ``detail`` is a one-line text for display (a 1.0
@@ -293,7 +335,8 @@ class StatusPush(_Record):
     seq: int
 
 
-__all__ = ["AlarmEvent", "AlarmInfo", "BolusStarted", "Drug", "DrugLibraryEntry", "Identity",
+__all__ = ["AlarmEvent", "AlarmInfo", "BolusStarted", "DeviceLimits", "Drug", "DrugLibraryEntry",
+           "Identity",
            "Limits", "LogEntry",
            "LogPage", "ClockReading", "PatientBolusResult", "RefillResult", "Schedule", "Status", "StatusPush",
            "Step", "alarms_in"]

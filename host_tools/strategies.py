@@ -216,6 +216,8 @@ def _fields_strategy(con: Any, name: str = "") -> st.SearchStrategy[Any]:
         con = con.subcon
     if isinstance(con, Struct):
         return st.fixed_dictionaries({sc.name: _fields_strategy(sc, sc.name) for sc in con.subcons})
+    if isinstance(con, FormatField) and con.fmtstr[-1].islower():  # signed (clock drift)
+        return st.integers(-2 ** (8 * con.length - 1), 2 ** (8 * con.length - 1) - 1)
     if isinstance(con, FormatField):
         return st.integers(0, 2 ** (8 * con.length) - 1)
     if isinstance(con, Bytes):

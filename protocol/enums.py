@@ -37,6 +37,7 @@ class MessageType(enum.IntEnum):
     GET_LIMITS = 0x15
     SET_LIMITS = 0x16
     GET_DRUG_LIBRARY = 0x17
+    GET_DEVICE_LIMITS = 0x18
     START_THERAPY = 0x20
     STOP_THERAPY = 0x21
     CLINICIAN_BOLUS = 0x22
@@ -63,6 +64,7 @@ class MessageType(enum.IntEnum):
     SCHEDULE = 0x93
     LIMITS = 0x95
     DRUG_LIBRARY = 0x97
+    DEVICE_LIMITS = 0x98
     BOLUS_STARTED = 0xA2
     PATIENT_BOLUS_RESULT = 0xA3
     REFILL_RESULT = 0xB2

@@ -38,6 +38,7 @@ from .messages_therapy import (  # noqa: F401 - re-exported
 from .messages_service import (  # noqa: F401 - re-exported
     Ack, Ack10, AckAlarm, AlarmEvent, AlarmList, AlarmTest, Clock, GetAlarms, GetClock,
     InjectFault, LogPage, LogPage10, Nak, ReadLog, SetClock, SetTelemetry, StatusPush)
+from .messages_device import DeviceLimits, GetDeviceLimits  # noqa: F401 - re-exported
 from .messages_base import _array, _text  # noqa: F401 - re-exported
 from .messages_codecs import ArrayCodec, FlatCodec  # noqa: F401 - re-exported
 
@@ -78,6 +79,8 @@ REGISTRY: dict[MT, MessageSpec] = {s.msg_type: s for s in [
     _spec(MT.GET_SCHEDULE, GetSchedule, "request", "read a schedule plan", (MT.SCHEDULE,)),
     _spec(MT.SET_SCHEDULE, SetSchedule, "request", "program a schedule plan", _ACK),
     _spec(MT.GET_DRUG_LIBRARY, GetDrugLibrary, "request", "read the drug library", (MT.DRUG_LIBRARY,)),
+    _spec(MT.GET_DEVICE_LIMITS, GetDeviceLimits, "request", "read the device's programmable ranges",
+          (MT.DEVICE_LIMITS,)),
     _spec(MT.GET_LIMITS, GetLimits, "request", "read patient-bolus limits and threshold", (MT.LIMITS,)),
     _spec(MT.SET_LIMITS, SetLimits, "request", "program patient-bolus limits and threshold", _ACK),
     _spec(MT.START_THERAPY, StartTherapy, "request", "start infusing the schedule", _ACK),
@@ -105,6 +108,7 @@ REGISTRY: dict[MT, MessageSpec] = {s.msg_type: s for s in [
     _spec(MT.SCHEDULE, Schedule, "response", "answer to GET_SCHEDULE"),
     _spec(MT.LIMITS, Limits, "response", "answer to GET_LIMITS"),
     _spec(MT.DRUG_LIBRARY, DrugLibrary, "response", "answer to GET_DRUG_LIBRARY"),
+    _spec(MT.DEVICE_LIMITS, DeviceLimits, "response", "answer to GET_DEVICE_LIMITS"),
     _spec(MT.BOLUS_STARTED, BolusStarted, "response", "answer to CLINICIAN_BOLUS/PRIMING_BOLUS"),
     _spec(MT.PATIENT_BOLUS_RESULT, PatientBolusResult, "response", "answer to PATIENT_BOLUS"),
     _spec(MT.REFILL_RESULT, RefillResult, "response", "answer to REFILL_COMPLETE"),

@@ -2,7 +2,7 @@
 (PROTOCOL.md section 9); units in the field names."""
 from __future__ import annotations
 
-from construct import Int8ub, Int16ub, Int32ub, Int64ub, Struct
+from construct import Int8ub, Int16ub, Int32sb, Int32ub, Int64sb, Int64ub, Struct
 
 from .messages_base import (EMPTY, MAX_DRUGS, MAX_STEPS, MAX_TEXT, DrugLibraryEntry, ScheduleStep,
                             _array, _text)
@@ -33,6 +33,8 @@ Status = Struct(
     "delivered_since_refill_nl" / Int64ub * "volume delivered since the last REFILL_COMPLETE, nL",
     "delivered_today_nl" / Int64ub * "volume delivered since the last wall-clock midnight, nL",
     "basal_carry" / Int32ub * "basal integration carry, nL x ms / day units, < 86,400,000",
+    "clock_drift_ppm" / Int32sb * "run clock's drift against real time, ppm (signed, + = fast)",
+    "clock_drift_ms" / Int64sb * "drift the run clock has accumulated since it started, ms (signed)",
 )
 GetDrugLibrary = EMPTY
 DrugLibrary = Struct(

@@ -349,6 +349,27 @@ class Device:
                 self._handle_frame_safely(frame)
             self._flush_events()
 
+    # Driving the device without its thread: a caller that owns both ends of a link in one
+    # thread (a synchronous loopback) does what one pass of serve_forever does when a read
+    # returns bytes (serve_bytes) or returns nothing (serve_idle).
+    def serve_bytes(self, data: bytes) -> None:
+        """Handle bytes that arrived on the link now, then advance the model and push what is
+        due, as the serving loop does after a read that returned ``data``."""
+        self._last_rx = self._mono()
+        self.handle_bytes(data)
+        self.poll()
+
+    def serve_idle(self) -> None:
+        """What the serving loop does after a read that returned nothing: advance the model
+        and push what is due, and give up a partial frame left without new bytes for more
+        than 0.25 s (real seconds)."""
+        self.poll()
+        if self.decoder.pending and self._mono() - self._last_rx > 0.25:
+            with self.lock:
+                for frame in self.decoder.flush():
+                    self._handle_frame_safely(frame)
+                self._flush_events()
+
     def _send(self, data: bytes) -> bool:
         if self.log_frames:
             try:

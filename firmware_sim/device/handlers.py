@@ -14,6 +14,7 @@ nothing), so a refusal of the second call never leaves the first one applied.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from importlib import metadata
 from typing import Any, Callable
@@ -28,7 +29,7 @@ from protocol import FAULT_WIRE, AckWarning, FaultAction, FaultKind, NakCode, PR
 from protocol.messages import PROTOCOL_MINOR
 from protocol import MessageType as MT
 from protocol.log_records import NO_DRUG, encode_record
-from protocol.messages import MAX_DRUGS, MAX_LOG_ENTRIES, MAX_TEXT, REGISTRY
+from protocol.messages import MAX_DRUGS, MAX_LOG_ENTRIES, MAX_STEPS, MAX_TEXT, REGISTRY
 
 from .codes import clip_text, log_detail
 
@@ -50,8 +51,9 @@ class Refusal(Exception):
         self.detail = detail
 
 
+@functools.lru_cache(maxsize=1)  # reading the package metadata costs milliseconds per device
 def firmware_version() -> str:
-    """The installed intrapump version (the emulated firmware's version)."""
+    """The installed intrapump version (the emulated firmware's version), read once."""
     try:
         return metadata.version("intrapump")
     except metadata.PackageNotFoundError:
@@ -89,6 +91,7 @@ class Dispatcher:
             MT.SET_SCHEDULE: self.set_schedule,
             MT.GET_LIMITS: self.get_limits,
             MT.GET_DRUG_LIBRARY: self.get_drug_library,
+            MT.GET_DEVICE_LIMITS: self.get_device_limits,
             MT.SET_LIMITS: self.set_limits,
             MT.START_THERAPY: self.start_therapy,
             MT.STOP_THERAPY: self.stop_therapy,
@@ -183,6 +186,7 @@ class Dispatcher:
             "battery_percent": max(0, min(100, st.battery_percent)),
             "refill_due_ms": self._t(st.refill_due_ms),
             **self.delivery_fields(),
+            "clock_drift_ppm": st.clock_drift_ppm, "clock_drift_ms": st.clock_drift_ms,
         }
 
     def delivery_fields(self) -> Fields:
@@ -418,6 +422,31 @@ class Dispatcher:
              "soft_daily_limit_ug": d.soft_daily_limit_ug,
              "hard_daily_limit_ug": d.hard_daily_limit_ug}
             for d in self.drug_library()[:MAX_DRUGS]]}
+
+    def get_device_limits(self, f: Fields) -> Response:
+        """DEVICE_LIMITS: the ranges this model accepts (its profile), in wire units."""
+        p = self.pump.profile
+        return MT.DEVICE_LIMITS, {
+            "reservoir_capacity_nl": p.reservoir_capacity_nl,
+            "min_rate_nl_per_day": p.min_rate_nl_per_day,
+            "max_rate_nl_per_day": p.max_rate_nl_per_day,
+            "max_steps_per_day": min(p.max_steps_per_day, MAX_STEPS),
+            "step_resolution_minute": 1,  # a step starts at any whole minute of the day
+            "clinician_bolus_min_duration_ms": p.clinician_bolus_min_duration_ms,
+            "clinician_bolus_max_duration_ms": p.clinician_bolus_max_duration_ms,
+            "priming_duration_ms": p.priming_duration_ms, "dead_volume_nl": p.dead_volume_nl,
+            "patient_min_dose_ug": p.patient_min_dose_ug,
+            "patient_max_dose_ug": p.patient_max_dose_ug,
+            "patient_min_duration_ms": p.patient_min_duration_ms,
+            "patient_max_duration_ms": p.patient_max_duration_ms,
+            "patient_min_lockout_ms": p.patient_min_lockout_ms,
+            "patient_max_lockout_ms": p.patient_max_lockout_ms,
+            "patient_max_per_day": min(p.patient_max_per_24h, 255),
+            "low_threshold_min_nl": p.low_threshold_min_nl,
+            "low_threshold_max_nl": p.low_threshold_max_nl,
+            "low_threshold_default_nl": p.low_threshold_default_nl,
+            "discrepancy_min_nl": p.discrepancy_min_nl,
+            "discrepancy_percent": min(p.discrepancy_percent, 255)}
 
     def get_clock(self, f: Fields) -> Response:
         """CLOCK: run clock and wall clock read together (ms)."""

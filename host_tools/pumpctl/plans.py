@@ -2,8 +2,9 @@
 put back what was sent if the pump refuses one midway.
 
 The pump takes one plan per SET_SCHEDULE request, so a file with an every-day plan and a
-saturday plan needs two requests. Before the first, every plan is checked against the pump's
-device profile (step count, rate range, the drug's hard daily limit at the pump's concentration):
+saturday plan needs two requests. Before the first, every plan is checked against what the pump
+reports (GET_DEVICE_LIMITS: step count, rate range, step resolution; GET_DRUG_LIBRARY: the drug's
+hard daily limit at the pump's concentration):
 a plan the pump would refuse stops the command with nothing sent. If the pump still refuses a
 plan midway (its own rules are the final word), the plans already sent are put back to what the
 pump held before; a weekday plan that did not exist before cannot be removed over the protocol,
@@ -11,10 +12,10 @@ so it is reported exactly, with what the pump now runs on that day.
 """
 from __future__ import annotations
 
-from firmware_sim.profile import Profile
 from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from host_tools.preview import DayPreview
+from host_tools.records import DeviceLimits
 from host_tools.schedule_file import SchedulePlan, weekday_name
 
 
@@ -52,21 +53,34 @@ class PartialProgramming(Exception):
         return text
 
 
-def check_plans(plans: list[SchedulePlan], previews: list[DayPreview], profile: Profile) -> None:
-    """Raise :class:`PlanProblem` for the first plan the pump's profile refuses (steps, rates
-    in nL/day, hard daily limit in ug from ``previews``)."""
+def check_plans(plans: list[SchedulePlan], previews: list[DayPreview],
+                limits: DeviceLimits | None) -> None:
+    """Raise :class:`PlanProblem` for the first plan the pump would refuse: more steps than it
+    takes, a rate (nL/day) outside its range, a start minute off its step resolution (the
+    ranges it reports; None: a pump that does not report them, whose ranges are left to it),
+    or the day's dose above the hard daily limit of the drug library it reports (``previews``)."""
     for plan, pv in zip(plans, previews):
-        if len(plan.steps) > profile.max_steps_per_day:
-            raise PlanProblem(plan.weekday, f"{len(plan.steps)} steps, the pump takes at most "
-                              f"{profile.max_steps_per_day}")
-        for step in plan.steps:
-            if not profile.min_rate_nl_per_day <= step.rate_nl_per_day <= profile.max_rate_nl_per_day:
-                where = f"line {step.line}: " if step.line else ""
-                raise PlanProblem(plan.weekday, f"{where}rate {step.rate_nl_per_day} nL/day outside "
-                                  f"the pump's {profile.min_rate_nl_per_day}..{profile.max_rate_nl_per_day}")
+        if limits is not None:
+            _check_ranges(plan, limits)
         if pv.over_hard_limit:
             raise PlanProblem(plan.weekday, f"the day's dose {float(pv.total_dose_ug) / 1000:.3f} mg "
                               f"exceeds the drug's hard limit {pv.hard_limit_ug / 1000 if pv.hard_limit_ug else 0:.3f} mg")
+
+
+def _check_ranges(plan: SchedulePlan, limits: DeviceLimits) -> None:
+    if len(plan.steps) > limits.max_steps_per_day:
+        raise PlanProblem(plan.weekday, f"{len(plan.steps)} steps, the pump takes at most "
+                          f"{limits.max_steps_per_day}")
+    low, high = limits.min_rate_nl_per_day, limits.max_rate_nl_per_day
+    resolution = max(1, limits.step_resolution_minute)
+    for step in plan.steps:
+        where = f"line {step.line}: " if step.line else ""
+        if not low <= step.rate_nl_per_day <= high:
+            raise PlanProblem(plan.weekday, f"{where}rate {step.rate_nl_per_day} nL/day outside "
+                              f"the pump's {low}..{high}")
+        if step.start_minute % resolution:
+            raise PlanProblem(plan.weekday, f"{where}start minute {step.start_minute} is not a "
+                              f"multiple of the pump's {resolution}-minute step resolution")
 
 
 def program_plans(client: PumpClient, plans: list[SchedulePlan]) -> None:

@@ -7,11 +7,12 @@ changed, the catheter still holds the old one and the pump bridges it when thera
 print the new refill-due date. Every value can be given as an option so that scripts need no
 prompt.
 
-Every value given is checked before the first request (wire range first, then the pump's reservoir
-and drug library), and a value typed at a prompt is checked before it is sent. The withdrawal is always reported (REFILL_WITHDRAWN) before the fill is sent (REFILL_COMPLETE):
-the pump refuses a fill before it with WITHDRAW_REQUIRED. A pump already in REFILL (an earlier
-refill interrupted) is continued, not begun again (a withdrawal it already has is not reported
-twice), so a refill refused or cut short midway is finished by running the command again.
+Every value given is checked before the first request (wire range first, then the reservoir and
+drug library the pump reports: GET_DEVICE_LIMITS, GET_DRUG_LIBRARY), and a value typed at a
+prompt is checked before it is sent. The withdrawal is always reported (REFILL_WITHDRAWN) before
+the fill is sent (REFILL_COMPLETE): the pump refuses a fill before it with WITHDRAW_REQUIRED.
+A pump already in REFILL (an earlier refill interrupted) is continued, not begun again (a
+withdrawal it already has is not reported twice), so a refill refused or cut short midway is finished by running the command again.
 """
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from host_tools.pumpctl.common import (Connection, NotReady, console, json_option, pass_conn,
                                        print_json, quantity, warn)
-from host_tools.pumpctl.therapy import pump_profile
-from firmware_sim.profile import Profile
+from host_tools.pumpctl.therapy import device_limits, drug_entry
+from host_tools.records import DeviceLimits, DrugLibraryEntry
 from host_tools.units import (QuantityError, ml, parse_concentration, parse_volume_nl, wall_text)
 from protocol.enums import Alarm, TherapyState
 from protocol.errors import NakCode
@@ -51,18 +52,19 @@ def _bounded(parser: Callable[[str], int], low: int, high: int, what: str) -> Ca
     return parse
 
 
-def check_refill_values(profile: Profile, drug_name: str | None, withdrawn: int | None,
-                        filled: int | None, concentration: int | None) -> None:
-    """Raise click.BadParameter for a given value the pump's profile refuses (volumes in nL,
-    concentration in ug/mL); None values are not checked."""
-    cap = profile.reservoir_capacity_nl
-    if withdrawn is not None and withdrawn > 2 * cap:
+def check_refill_values(limits: DeviceLimits | None, entry: DrugLibraryEntry | None,
+                        withdrawn: int | None, filled: int | None,
+                        concentration: int | None) -> None:
+    """Raise click.BadParameter for a given value the pump would refuse, by the ranges and the
+    drug-library entry it reports (volumes in nL, concentration in ug/mL); None values, and
+    ranges the pump does not report (``limits`` / ``entry`` None), are not checked."""
+    cap = limits.reservoir_capacity_nl if limits is not None else None
+    if cap is not None and withdrawn is not None and withdrawn > 2 * cap:
         raise click.BadParameter(f"{ml(withdrawn)} is more than this pump could hold "
                                  f"({ml(cap)} reservoir)", param_hint="--withdrawn")
-    if filled is not None and not 1 <= filled <= cap:
+    if cap is not None and filled is not None and not 1 <= filled <= cap:
         raise click.BadParameter(f"{ml(filled)} does not fit the {ml(cap)} reservoir",
                                  param_hint="--filled")
-    entry = profile.drug(drug_name) if drug_name else None
     if concentration is not None and entry is not None and not (
             entry.min_concentration_ug_per_ml <= concentration <= entry.max_concentration_ug_per_ml):
         raise click.BadParameter(
@@ -126,12 +128,13 @@ def refill(conn: Connection, withdrawn: int | None, filled: int | None, concentr
         start_after = True
     say = (lambda *a, **k: None) if as_json else console.print
     with conn.client() as client:
-        profile = pump_profile(client)
+        limits = device_limits(client)
         before = client.status()
         drug = client.drug()
-        check_refill_values(profile, drug.name, withdrawn, filled, concentration)
+        check_refill_values(limits, drug_entry(client, drug.name), withdrawn, filled,
+                            concentration)
         try:
-            outcome = _run_refill(client, profile, before, drug, say, withdrawn, filled,
+            outcome = _run_refill(client, limits, before, drug, say, withdrawn, filled,
                                   concentration, start_after, as_json)
         except Refused as exc:
             if client.status().state == TherapyState.REFILL:
@@ -140,10 +143,11 @@ def refill(conn: Connection, withdrawn: int | None, filled: int | None, concentr
     _report(outcome, as_json, say)
 
 
-def _run_refill(client, profile, before, drug, say, withdrawn, filled, concentration,
+def _run_refill(client, limits, before, drug, say, withdrawn, filled, concentration,
                 start_after, as_json):  # type: ignore[no-untyped-def]
-    """The refill steps on an open session; returns what the report needs."""
-    cap = profile.reservoir_capacity_nl
+    """The refill steps on an open session; returns what the report needs. ``limits``: the
+    pump's DeviceLimits, or None (not reported: the wire's bounds only)."""
+    cap = limits.reservoir_capacity_nl if limits is not None else WIRE_MAX // 2
     offset = before.wall_offset_ms
     expected = before.reservoir_nl
     say(f"[bold]1. expected in the reservoir[/]: {ml(expected)} of {drug.name or 'no drug'} "
@@ -155,7 +159,7 @@ def _run_refill(client, profile, before, drug, say, withdrawn, filled, concentra
         say("[bold]2. refill started[/]: delivery is stopped; withdraw the remaining drug")
     withdrawn_nl = _ask(withdrawn, "volume withdrawn (e.g. 3.2mL)",
                         _bounded(parse_volume_nl, 0, 2 * cap, "volume withdrawn"))
-    limit = discrepancy_limit_nl(expected, profile.discrepancy_min_nl, profile.discrepancy_percent)
+    limit = limits.discrepancy_limit_nl(expected) if limits is not None else None
     difference = withdrawn_nl - expected
     scripted = withdrawn is not None and filled is not None
     # As at the bedside (and as the pump requires: WITHDRAW_REQUIRED otherwise), the withdrawal
@@ -166,9 +170,10 @@ def _run_refill(client, profile, before, drug, say, withdrawn, filled, concentra
         say("   the withdrawal of this refill was already reported: continuing with the fill")
     flagged = Alarm.REFILL_DISCREPANCY in client.status().active_alarms
     say(f"   withdrawn {ml(withdrawn_nl)}, expected {ml(expected)} (difference {difference / 1e6:+.3f} mL)")
-    if abs(difference) > limit or flagged:
+    if (limit is not None and abs(difference) > limit) or flagged:
+        by = f" by more than {ml(limit)}" if limit is not None else ""
         warn(f"refill discrepancy: withdrawn {ml(withdrawn_nl)} differs from the expected "
-             f"{ml(expected)} by more than {ml(limit)}; check for over- or under-infusion")
+             f"{ml(expected)}{by}; check for over- or under-infusion")
     filled_nl = _ask(filled, "volume filled (e.g. 18mL)", _bounded(parse_volume_nl, 1, cap, "volume filled"))
     if concentration is not None:
         new_conc = concentration
@@ -182,7 +187,8 @@ def _run_refill(client, profile, before, drug, say, withdrawn, filled, concentra
     say(f"[bold]3. filled[/] {ml(filled_nl)} at {new_conc} ug/mL; reservoir now {ml(result.reservoir_nl)}")
     bridge = new_conc != drug.concentration_ug_per_ml
     if bridge:
-        say(f"[bold]4. bridge bolus[/]: the catheter still holds up to {ml(profile.dead_volume_nl)} "
+        held = f"up to {ml(limits.dead_volume_nl)}" if limits is not None else "the old drug"
+        say(f"[bold]4. bridge bolus[/]: the catheter still holds {held} "
             f"at {drug.concentration_ug_per_ml} ug/mL; when therapy runs, the pump bridges it "
             f"at the rate that gives the new program's dose")
     else:
@@ -211,7 +217,7 @@ class RefillOutcome:
     result: Any
     flagged: bool
     difference: int
-    limit: int
+    limit: int | None
     filled_nl: int
     new_conc: int
     bridge: bool
@@ -228,7 +234,8 @@ def _report(o: RefillOutcome, as_json: bool, say: Callable[..., None]) -> None:
     if as_json:
         print_json({"expected_reservoir_nl": expected, "withdrawn_nl": withdrawn_nl,
                     "expected_withdrawn_nl": result.expected_withdrawn_nl,
-                    "discrepancy": result.discrepancy or flagged or abs(difference) > limit,
+                    "discrepancy": result.discrepancy or flagged
+                    or (limit is not None and abs(difference) > limit),
                     "filled_nl": filled_nl, "concentration_ug_per_ml": new_conc,
                     "reservoir_nl": result.reservoir_nl, "bridge_bolus": bridge,
                     "started": started, "state": after.state.name,

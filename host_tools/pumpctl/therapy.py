@@ -5,13 +5,11 @@ from pathlib import Path
 
 import click
 
-from firmware_sim.profile import Profile, load_profile
-from firmware_sim.errors import ProfileError
 from host_tools.client import PumpClient
 from host_tools.errors import ProtocolViolation
 from host_tools.preview import preview_plan, preview_table
 from host_tools.pumpctl.clock_time import local_wall_ms
-from host_tools.records import DrugLibraryEntry, Limits
+from host_tools.records import DeviceLimits, DrugLibraryEntry, Limits
 from host_tools.pumpctl.plans import PartialProgramming, PlanProblem, check_plans, program_plans
 from host_tools.schedule_file import (EVERY_DAY, WEEKDAYS, ScheduleFileError, check_schedule_file,
                                       load_schedule_file, weekday_name)
@@ -33,15 +31,17 @@ def weekday_value(name: str | None) -> int:
     return WEEKDAYS.index(name.lower())
 
 
-def pump_profile(client: PumpClient) -> Profile:
-    """The device profile of the connected model (its drug library and ranges); ip20 when the
-    model is not a shipped profile."""
-    model = client.identity.model
+def device_limits(client: PumpClient) -> DeviceLimits | None:
+    """The ranges **the pump reports** (GET_DEVICE_LIMITS), or None for a pump that does not
+    report them (protocol 1.0: UNKNOWN_MESSAGE_TYPE). Never a guess from the model name: with
+    None nothing is checked here beyond the wire's own bounds, the pump checks, and a warning
+    says so (PROTOCOL.md section 16)."""
     try:
-        return load_profile(model.lower().replace("-", ""))
-    except ProfileError:
-        warn(f"no device profile for model {model!r}: drug library and ranges of ip20 shown")
-        return load_profile("ip20")
+        return client.device_limits()
+    except ProtocolViolation:
+        warn("the pump does not report its ranges (protocol 1.0): they are not checked before "
+             "sending; the pump checks them")
+        return None
 
 
 def drug_entry(client: PumpClient, drug_name: str) -> DrugLibraryEntry | None:
@@ -160,8 +160,9 @@ def schedule_show(conn: Connection, weekday: str | None, show_all: bool, as_json
 def schedule_set(conn: Connection, file: Path, weekday: str | None, yes: bool, as_json: bool) -> None:
     """Program the schedule in FILE (YAML or CSV), after a 24 h preview of each plan.
 
-    The whole file is checked before the pump is contacted, and every plan against the pump's
-    profile before the first is sent; a plan refused midway puts the others back."""
+    The whole file is checked before the pump is contacted, and every plan against the ranges
+    and drug library the pump reports before the first is sent; a plan refused midway puts the
+    others back."""
     try:
         check_schedule_file(file)  # syntax, structure and values: before any session
     except ScheduleFileError as exc:
@@ -190,7 +191,7 @@ def schedule_set(conn: Connection, file: Path, weekday: str | None, yes: bool, a
                 if pv.over_soft_limit and not pv.over_hard_limit:
                     warn(f"{weekday_name(pv.weekday)}: the day's dose exceeds the soft limit")
         try:
-            check_plans(plans, previews, pump_profile(client))
+            check_plans(plans, previews, device_limits(client))
         except PlanProblem as exc:
             raise NotReady(str(exc)) from None
         if not yes and not click.confirm("Program this schedule?", default=False, err=True):

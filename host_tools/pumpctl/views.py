@@ -22,6 +22,12 @@ def name_of(value: object) -> str:
     return getattr(value, "name", str(value))
 
 
+def clock_drift_text(drift_ppm: int, drift_ms: int) -> str:
+    """``+250 ppm (fast), +21.600 s so far``: the run clock's drift against real time."""
+    way = "fast" if drift_ppm > 0 else "slow" if drift_ppm < 0 else "exact"
+    return f"{drift_ppm:+d} ppm ({way}), {drift_ms / 1000:+.3f} s so far"
+
+
 def status_panel(status: Status, title: str = "pump status", drug: str | None = None) -> Panel:
     """A panel with state, rate, reservoir, bolus, alarms, battery and refill date (times shown
     on the pump's wall clock, UTC-formatted)."""
@@ -32,6 +38,9 @@ def status_panel(status: Status, title: str = "pump status", drug: str | None = 
     state_style = STATE_STYLE.get(status.state, "white")  # type: ignore[call-overload]
     grid.add_row("state", f"[{state_style}]{name_of(status.state)}[/]")
     grid.add_row("pump time", f"{wall_text(status.wall_ms)} (run clock {status.time_ms} ms)")
+    if status.clock_drift_ppm is not None:  # protocol 1.1
+        grid.add_row("clock drift", clock_drift_text(status.clock_drift_ppm,
+                                                     status.clock_drift_ms or 0))
     if drug:
         grid.add_row("drug", drug)
     step = "-" if status.step_index is None else (

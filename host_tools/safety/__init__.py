@@ -26,8 +26,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Limits", "Oracle", "SafetyMachine", "SessionLink", "Violation", "make_machine"]
-_HOME = {"Limits": "oracle", "Oracle": "oracle", "Violation": "oracle",
+__all__ = ["Limits", "LoopbackPump", "Oracle", "SafetyMachine", "SessionLink", "Violation",
+           "make_machine"]
+_HOME = {"Limits": "oracle", "Oracle": "oracle", "Violation": "oracle", "LoopbackPump": "loopback",
          "SafetyMachine": "machine", "SessionLink": "machine", "make_machine": "machine"}
 
 

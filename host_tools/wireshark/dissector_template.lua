@@ -94,6 +94,7 @@ local ef = {
 
 -- One ProtoField per payload field name (and type): intrapump.f.<name>.
 local FIXED = {u8 = 1, u16 = 2, u32 = 4, u64 = 8, i8 = 1, i16 = 2, i32 = 4, i64 = 8}
+local SIGNED = {i8 = true, i16 = true, i32 = true, i64 = true}  -- two's complement (clock drift)
 local MAKERS = {u8 = ProtoField.uint8, u16 = ProtoField.uint16, u32 = ProtoField.uint32,
                 u64 = ProtoField.uint64, i8 = ProtoField.int8, i16 = ProtoField.int16,
                 i32 = ProtoField.int32, i64 = ProtoField.int64}
@@ -166,11 +167,11 @@ local function dissect_fields(fields, tvb, off, stop, tree, notes)
       local range = tvb(off, size)
       local item = tree:add(f.pf, range)
       if size <= 4 then
-        local value = range:uint()
+        local value = SIGNED[f.type] and range:int() or range:uint()
         if f.bitmask then item:append_text(" (" .. bit_names(value, ENUMS[f.bitmask]) .. ")") end
         if notes then notes[#notes + 1] = f.name .. "=" .. show(f, value) end
       elseif notes then
-        notes[#notes + 1] = f.name .. "=" .. tostring(range:uint64())
+        notes[#notes + 1] = f.name .. "=" .. tostring(SIGNED[f.type] and range:int64() or range:uint64())
       end
       off = off + size
     elseif f.type == "bytes" then

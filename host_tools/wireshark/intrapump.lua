@@ -23,7 +23,7 @@ local ENUMS = {
   EventKind = {[1]="STATE", [2]="ALARM_RAISED", [3]="ALARM_CLEARED", [4]="ALARM_ACK", [5]="BOLUS_START", [6]="BOLUS_END", [7]="PATIENT_BOLUS_GRANTED", [8]="PATIENT_BOLUS_DENIED", [9]="PATIENT_BOLUS_CONFIG", [10]="PROGRAM", [11]="SOFT_LIMIT_WARNING", [12]="THRESHOLD", [13]="REFILL_BEGIN", [14]="REFILL_WITHDRAWN", [15]="REFILL_COMPLETE", [16]="REFILL_DUE_DATE", [17]="CLOCK_SET", [18]="REFUSED", [32]="BATTERY_FORECAST", [33]="SAFE_MODE", [34]="SAFE_MODE_END", [35]="ALARM_TEST", [36]="DOSE_WINDOW_LIMIT", [37]="DOSE_WINDOW_END", [65535]="OTHER"},
   FaultAction = {[0]="RAISE", [1]="CLEAR"},
   FaultKind = {[1]="MOTOR_STALL", [2]="MEMORY_ERROR", [3]="BATTERY_ERI", [4]="END_OF_SERVICE", [5]="CLEAR_MOTOR_STALL", [6]="OVER_INFUSION", [7]="UNDER_INFUSION", [8]="OCCLUSION", [9]="LEAK", [10]="MRI_EXPOSURE", [11]="REDUCED_BATTERY"},
-  MessageType = {[1]="IDENTIFY", [2]="SESSION_OPEN", [3]="SESSION_PROOF", [4]="SESSION_CLOSE", [16]="GET_STATUS", [17]="GET_DRUG", [18]="SET_DRUG", [19]="GET_SCHEDULE", [20]="SET_SCHEDULE", [21]="GET_LIMITS", [22]="SET_LIMITS", [23]="GET_DRUG_LIBRARY", [32]="START_THERAPY", [33]="STOP_THERAPY", [34]="CLINICIAN_BOLUS", [35]="PATIENT_BOLUS", [36]="CANCEL_BOLUS", [37]="PRIMING_BOLUS", [48]="REFILL_BEGIN", [49]="REFILL_WITHDRAWN", [50]="REFILL_COMPLETE", [64]="GET_ALARMS", [65]="ACK_ALARM", [66]="READ_LOG", [67]="ALARM_TEST", [80]="GET_CLOCK", [81]="SET_CLOCK", [82]="SET_TELEMETRY", [95]="INJECT_FAULT", [129]="IDENTITY", [130]="SESSION_CHALLENGE", [131]="SESSION_ACCEPTED", [144]="STATUS", [145]="DRUG", [147]="SCHEDULE", [149]="LIMITS", [151]="DRUG_LIBRARY", [162]="BOLUS_STARTED", [163]="PATIENT_BOLUS_RESULT", [178]="REFILL_RESULT", [192]="ALARM_LIST", [194]="LOG_PAGE", [208]="CLOCK", [224]="ALARM_EVENT", [225]="STATUS_PUSH", [240]="ACK", [241]="NAK"},
+  MessageType = {[1]="IDENTIFY", [2]="SESSION_OPEN", [3]="SESSION_PROOF", [4]="SESSION_CLOSE", [16]="GET_STATUS", [17]="GET_DRUG", [18]="SET_DRUG", [19]="GET_SCHEDULE", [20]="SET_SCHEDULE", [21]="GET_LIMITS", [22]="SET_LIMITS", [23]="GET_DRUG_LIBRARY", [24]="GET_DEVICE_LIMITS", [32]="START_THERAPY", [33]="STOP_THERAPY", [34]="CLINICIAN_BOLUS", [35]="PATIENT_BOLUS", [36]="CANCEL_BOLUS", [37]="PRIMING_BOLUS", [48]="REFILL_BEGIN", [49]="REFILL_WITHDRAWN", [50]="REFILL_COMPLETE", [64]="GET_ALARMS", [65]="ACK_ALARM", [66]="READ_LOG", [67]="ALARM_TEST", [80]="GET_CLOCK", [81]="SET_CLOCK", [82]="SET_TELEMETRY", [95]="INJECT_FAULT", [129]="IDENTITY", [130]="SESSION_CHALLENGE", [131]="SESSION_ACCEPTED", [144]="STATUS", [145]="DRUG", [147]="SCHEDULE", [149]="LIMITS", [151]="DRUG_LIBRARY", [152]="DEVICE_LIMITS", [162]="BOLUS_STARTED", [163]="PATIENT_BOLUS_RESULT", [178]="REFILL_RESULT", [192]="ALARM_LIST", [194]="LOG_PAGE", [208]="CLOCK", [224]="ALARM_EVENT", [225]="STATUS_PUSH", [240]="ACK", [241]="NAK"},
   NakCode = {[1]="FRAMING", [2]="UNSUPPORTED_VERSION", [3]="UNKNOWN_MESSAGE_TYPE", [4]="MALFORMED_PAYLOAD", [5]="NO_SESSION", [6]="BAD_TAG", [7]="STALE_SEQUENCE", [8]="FORBIDDEN_FOR_ROLE", [9]="AUTH_FAILED", [10]="RATE_LIMITED", [11]="BUSY", [32]="RATE_OUT_OF_RANGE", [33]="STEP_ORDER", [34]="TOO_MANY_STEPS", [35]="CONCENTRATION_OUT_OF_RANGE", [36]="HARD_DAILY_LIMIT", [37]="UNKNOWN_DRUG", [38]="INVALID_STATE", [39]="BOLUS_ACTIVE", [40]="RESERVOIR_OVERFLOW", [41]="THRESHOLD_OUT_OF_RANGE", [42]="DURATION_OUT_OF_RANGE", [43]="LOCKOUT_OUT_OF_RANGE", [44]="DOSE_OUT_OF_RANGE", [45]="VOLUME_OUT_OF_RANGE", [46]="INVALID_FIELD", [47]="WEEKDAY_NOT_SUPPORTED", [48]="NO_SUCH_ALARM", [49]="CLOCK_OUT_OF_RANGE", [50]="STORAGE_ERROR", [51]="NO_STEPS", [52]="MINUTE_OUT_OF_RANGE", [53]="NO_DEFAULT_PLAN", [54]="NO_PROGRAM", [55]="NO_BOLUS", [56]="RESERVOIR_EMPTY", [57]="INSUFFICIENT_RESERVOIR", [58]="MAX_PER_DAY_OUT_OF_RANGE", [59]="WITHDRAW_REQUIRED", [60]="ALREADY_WITHDRAWN", [63]="INTERNAL_ERROR", [72]="UNKNOWN_FAULT", [73]="FAULT_PARAM_OUT_OF_RANGE", [74]="FAULT_NOT_ACTIVE"},
   Role = {[1]="CLINICIAN", [2]="PATIENT"},
   TherapyState = {[0]="STOPPED", [1]="INFUSING", [2]="BOLUS", [3]="REFILL", [4]="EMPTY", [5]="FAULT", [6]="END_OF_SERVICE"},
@@ -83,6 +83,9 @@ local MESSAGES = {
       {name="low_reservoir_threshold_nl", type="u32", desc="low-reservoir alarm threshold, nL"},
     }},
   [0x17] = {name="GET_DRUG_LIBRARY", kind="request", summary="read the drug library",
+    fields={
+    }},
+  [0x18] = {name="GET_DEVICE_LIMITS", kind="request", summary="read the device's programmable ranges",
     fields={
     }},
   [0x20] = {name="START_THERAPY", kind="request", summary="start infusing the schedule",
@@ -192,6 +195,8 @@ local MESSAGES = {
       {name="delivered_since_refill_nl", type="u64", desc="volume delivered since the last REFILL_COMPLETE, nL"},
       {name="delivered_today_nl", type="u64", desc="volume delivered since the last wall-clock midnight, nL"},
       {name="basal_carry", type="u32", desc="basal integration carry, nL x ms / day units, < 86,400,000"},
+      {name="clock_drift_ppm", type="i32", desc="run clock's drift against real time, ppm (signed, + = fast)"},
+      {name="clock_drift_ms", type="i64", desc="drift the run clock has accumulated since it started, ms (signed)"},
     }},
   [0x91] = {name="DRUG", kind="response", summary="answer to GET_DRUG",
     fields={
@@ -223,6 +228,30 @@ local MESSAGES = {
           {name="soft_daily_limit_ug", type="u32", desc="soft daily dose limit, ug/day (ACK warns above it)"},
           {name="hard_daily_limit_ug", type="u32", desc="hard daily dose limit, ug/day (refused above it)"},
         }},
+    }},
+  [0x98] = {name="DEVICE_LIMITS", kind="response", summary="answer to GET_DEVICE_LIMITS",
+    fields={
+      {name="reservoir_capacity_nl", type="u32", desc="reservoir capacity, nL (largest fill)"},
+      {name="min_rate_nl_per_day", type="u32", desc="lowest basal rate of a schedule step, nL/day"},
+      {name="max_rate_nl_per_day", type="u32", desc="highest rate of any delivery (basal + bolus), nL/day"},
+      {name="max_steps_per_day", type="u8", desc="most schedule steps in one plan"},
+      {name="step_resolution_minute", type="u8", desc="step start minutes are multiples of this, min"},
+      {name="clinician_bolus_min_duration_ms", type="u32", desc="shortest clinician bolus, ms"},
+      {name="clinician_bolus_max_duration_ms", type="u32", desc="longest clinician bolus, ms"},
+      {name="priming_duration_ms", type="u32", desc="duration of a priming bolus sent with duration 0, ms"},
+      {name="dead_volume_nl", type="u32", desc="catheter + tubing volume (priming default, bridge bolus), nL"},
+      {name="patient_min_dose_ug", type="u32", desc="smallest patient bolus dose (besides 0 = off), ug"},
+      {name="patient_max_dose_ug", type="u32", desc="largest patient bolus dose, ug"},
+      {name="patient_min_duration_ms", type="u32", desc="shortest patient bolus duration, ms"},
+      {name="patient_max_duration_ms", type="u32", desc="longest patient bolus duration, ms"},
+      {name="patient_min_lockout_ms", type="u32", desc="shortest patient lockout, ms"},
+      {name="patient_max_lockout_ms", type="u32", desc="longest patient lockout, ms"},
+      {name="patient_max_per_day", type="u8", desc="highest patient_max_per_day accepted"},
+      {name="low_threshold_min_nl", type="u32", desc="lowest low-reservoir threshold, nL"},
+      {name="low_threshold_max_nl", type="u32", desc="highest low-reservoir threshold, nL"},
+      {name="low_threshold_default_nl", type="u32", desc="low-reservoir threshold of a new pump, nL"},
+      {name="discrepancy_min_nl", type="u32", desc="refill discrepancy: smallest tolerance, nL"},
+      {name="discrepancy_percent", type="u8", desc="refill discrepancy: tolerance in % of the expected volume"},
     }},
   [0xA2] = {name="BOLUS_STARTED", kind="response", summary="answer to CLINICIAN_BOLUS/PRIMING_BOLUS",
     fields={
@@ -305,6 +334,8 @@ local MESSAGES = {
       {name="delivered_since_refill_nl", type="u64", desc="volume delivered since the last REFILL_COMPLETE, nL"},
       {name="delivered_today_nl", type="u64", desc="volume delivered since the last wall-clock midnight, nL"},
       {name="basal_carry", type="u32", desc="basal integration carry, nL x ms / day units, < 86,400,000"},
+      {name="clock_drift_ppm", type="i32", desc="run clock's drift against real time, ppm (signed, + = fast)"},
+      {name="clock_drift_ms", type="i64", desc="drift the run clock has accumulated since it started, ms (signed)"},
     }},
   [0xF0] = {name="ACK", kind="response", summary="generic success answer",
     fields={
@@ -400,6 +431,7 @@ local ef = {
 
 -- One ProtoField per payload field name (and type): intrapump.f.<name>.
 local FIXED = {u8 = 1, u16 = 2, u32 = 4, u64 = 8, i8 = 1, i16 = 2, i32 = 4, i64 = 8}
+local SIGNED = {i8 = true, i16 = true, i32 = true, i64 = true}  -- two's complement (clock drift)
 local MAKERS = {u8 = ProtoField.uint8, u16 = ProtoField.uint16, u32 = ProtoField.uint32,
                 u64 = ProtoField.uint64, i8 = ProtoField.int8, i16 = ProtoField.int16,
                 i32 = ProtoField.int32, i64 = ProtoField.int64}
@@ -472,11 +504,11 @@ local function dissect_fields(fields, tvb, off, stop, tree, notes)
       local range = tvb(off, size)
       local item = tree:add(f.pf, range)
       if size <= 4 then
-        local value = range:uint()
+        local value = SIGNED[f.type] and range:int() or range:uint()
         if f.bitmask then item:append_text(" (" .. bit_names(value, ENUMS[f.bitmask]) .. ")") end
         if notes then notes[#notes + 1] = f.name .. "=" .. show(f, value) end
       elseif notes then
-        notes[#notes + 1] = f.name .. "=" .. tostring(range:uint64())
+        notes[#notes + 1] = f.name .. "=" .. tostring(SIGNED[f.type] and range:int64() or range:uint64())
       end
       off = off + size
     elseif f.type == "bytes" then

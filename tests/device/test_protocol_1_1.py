@@ -3,6 +3,9 @@ delivered volume reconciled from STATUS alone, the drug library on the wire, the
 flag on ACK, refill rules, refusals in the event log as typed records, 1.0/1.1 interop."""
 from __future__ import annotations
 
+import json
+import pathlib
+
 import pytest
 
 from firmware_sim.device import VirtualPump, start_virtual_pump
@@ -183,3 +186,18 @@ def test_client_speaks_to_either_version(minor: int) -> None:
             page = client.read_log(0, 4)
             assert all(e.detail for e in page.entries)
             assert all(bool(e.values) == bool(minor) for e in page.entries)
+
+
+def test_device_limits_on_the_wire_are_the_profiles(vp: VirtualPump, clinician: RawHost) -> None:
+    """GET_DEVICE_LIMITS answers with the ranges the model checks: on ip20 exactly the golden
+    vector's fields (tests/vectors/device_limits.json)."""
+    vector = pathlib.Path(__file__).parents[1] / "vectors" / "device_limits.json"
+    expected = json.loads(vector.read_text())["fields"]
+    assert ok(clinician.request(MT.GET_DEVICE_LIMITS), MT.DEVICE_LIMITS) == expected
+
+
+def test_status_carries_the_clock_drift(vp: VirtualPump, clinician: RawHost) -> None:
+    program(clinician)
+    vp.advance(DAY_MS)
+    s = status(clinician)
+    assert (s["clock_drift_ppm"], s["clock_drift_ms"]) == (0, 0)  # ip20 has no drift

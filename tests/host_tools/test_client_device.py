@@ -124,7 +124,7 @@ def test_every_request_type_has_a_method():
     names = {"IDENTIFY": "identify", "GET_STATUS": "status", "GET_DRUG": "drug",
              "SET_DRUG": "set_drug", "GET_SCHEDULE": "schedule", "SET_SCHEDULE": "set_schedule",
              "GET_LIMITS": "limits", "SET_LIMITS": "set_limits", "START_THERAPY": "start",
-             "GET_DRUG_LIBRARY": "drug_library",
+             "GET_DRUG_LIBRARY": "drug_library", "GET_DEVICE_LIMITS": "device_limits",
              "STOP_THERAPY": "stop", "CLINICIAN_BOLUS": "clinician_bolus",
              "PATIENT_BOLUS": "patient_bolus", "CANCEL_BOLUS": "cancel_bolus",
              "PRIMING_BOLUS": "priming_bolus", "REFILL_BEGIN": "refill_begin",

@@ -83,9 +83,11 @@ def test_plan_over_the_hard_limit_is_refused_before_anything_is_sent(
     assert after == before
 
 
-def test_plan_refused_midway_puts_the_sent_plans_back(
+def test_plan_is_checked_against_the_ranges_the_pump_reports(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # the pump's own profile is stricter than the one the host knows for its model
+    """A pump whose ranges are stricter than its model's profile file: pumpctl checks what the
+    pump reports (GET_DEVICE_LIMITS), so nothing is sent (it used to check ip20's file, send
+    the every-day plan and have the saturday one refused midway)."""
     strict = dataclasses.replace(load_profile("ip20"), max_rate_nl_per_day=500_000)
     with start_virtual_pump(profile=strict) as vp:
         _programmed(vp)
@@ -93,5 +95,22 @@ def test_plan_refused_midway_puts_the_sent_plans_back(
         code = run(["--url", vp.url, "schedule", "set", str(_two_plans(tmp_path, "0.6")), "--yes"])
         after = _plans(vp)
     err = " ".join(capsys.readouterr().err.split())
-    assert code == 5 and "RATE_OUT_OF_RANGE" in err and "put back" in err
+    assert code == 5 and "48000..500000" in err and "nothing was sent" in err
+    assert after == before
+
+
+def test_plan_refused_midway_puts_the_sent_plans_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # what the preview cannot foresee: the pump counts every allowed patient bolus into the
+    # hard daily limit (1 mg x 20 a day on top of 12 mg/day of saturday's plan > 30 mg)
+    with start_virtual_pump() as vp:
+        _programmed(vp)
+        with vp.device.lock:
+            vp.pump.configure_patient_bolus(dose_ug=1_000, duration_ms=600_000,
+                                            lockout_ms=3_600_000, max_per_24h=20)
+        before = _plans(vp)
+        code = run(["--url", vp.url, "schedule", "set", str(_two_plans(tmp_path, "1.2")), "--yes"])
+        after = _plans(vp)
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 5 and "HARD_DAILY_LIMIT" in err and "put back" in err
     assert after == before

@@ -67,3 +67,78 @@ def test_refused_candidate_anywhere_skips_one_byte_and_finds_the_next(damage: st
     assert stats.skipped_bytes == offset + len(bad)
     counted = {"crc": stats.bad_crc, "version": stats.bad_header, "oversize": stats.oversize}
     assert counted[damage] == 1 and sum(counted.values()) == 1
+
+
+def test_encoder_defaults_and_the_oversize_refusal_text() -> None:
+    frame = parse_frame(encode_frame(MT.GET_STATUS))
+    assert (frame.seq, frame.kind, frame.session_id, frame.version) == (0, FrameKind.REQUEST, 0, 1)
+    with pytest.raises(ProtocolError) as exc:
+        encode_frame(MT.GET_STATUS, b"\x00" * 1025, 1)
+    assert exc.value.detail == "payload 1025 > 1024 bytes"
+    assert len(encode_frame(MT.GET_STATUS, b"\x00" * 1024, 1)) == 15 + 1024 + 2
+
+
+def test_parse_frame_refusal_text() -> None:
+    with pytest.raises(ProtocolError) as exc:
+        parse_frame(GOOD[:-1])
+    assert str(exc.value) == "FRAMING: not exactly one valid frame"
+
+
+@pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview], ids=lambda w: w.__name__)
+def test_any_bytes_like_buffer_decodes_to_bytes(wrap: type) -> None:
+    consumed, frame = decode(wrap(b"\x00" + GOOD + b"\x00"))
+    assert consumed == 1 + len(GOOD) and frame is not None
+    assert type(frame.raw) is bytes and type(frame.payload) is bytes and frame.raw == GOOD
+
+
+def test_skipped_bytes_add_up_over_calls_and_tails() -> None:
+    stats = DecoderStats()
+    assert decode(b"abc", stats=stats) == (3, None)
+    assert stats.skipped_bytes == 3
+    assert decode(b"ab\xa5", stats=stats) == (2, None)  # the lone sync byte is kept
+    assert stats.skipped_bytes == 5
+    assert decode(b"ab\xa5", final=True, stats=stats) == (3, None)
+    assert stats.skipped_bytes == 8
+    # a header cut short at the end of the stream: given up byte by byte
+    assert decode(b"zz" + GOOD[:10], final=True, stats=stats) == (12, None)
+    assert stats.skipped_bytes == 20
+    # a complete header whose frame is cut short
+    assert decode(b"z" + GOOD[:-1], final=True, stats=stats) == (len(GOOD), None)
+    assert stats.skipped_bytes == 20 + len(GOOD)
+    assert decode(b"z" + GOOD[:-1], stats=stats) == (1, None)  # waits for the rest
+    assert stats.skipped_bytes == 21 + len(GOOD)
+    assert stats.frames == 0
+
+
+def test_every_counter_counts_each_refusal() -> None:
+    bad_crc = bytearray(GOOD)
+    bad_crc[-1] ^= 1
+    bad_version = bytearray(GOOD)
+    bad_version[2] = 2
+    oversize = bytearray(GOOD)
+    oversize[13:15] = (1025).to_bytes(2, "big")
+    unknown = encode_frame(0xEE, b"\x01\x02", 3)  # valid CRC, payload of no known message
+    stream = bytes(bad_crc) * 2 + bytes(bad_version) * 2 + bytes(oversize) * 2 + unknown
+    stats = DecoderStats()
+    consumed, frame = decode(stream, stats=stats)
+    assert consumed == len(stream) and frame is not None and frame.raw == unknown
+    assert frame.error is not None and frame.fields is None
+    assert (stats.bad_crc, stats.bad_header, stats.oversize) == (2, 2, 2)
+    assert (stats.undecodable, stats.frames) == (1, 1)
+    assert stats.skipped_bytes == len(stream) - len(unknown)
+    consumed, frame = decode(unknown + GOOD, stats=stats)
+    assert (stats.undecodable, stats.frames) == (2, 2)
+    assert stats.skipped_bytes == len(stream) - len(unknown)
+
+
+def test_frame_hidden_behind_a_truncated_candidate_is_found_at_the_end() -> None:
+    """A false header announcing more bytes than the stream holds, then a valid frame: at the
+    end of the stream the false candidate is given up one byte at a time and the frame found."""
+    false = bytearray(GOOD[:15])
+    false[13:15] = (500).to_bytes(2, "big")
+    stream = bytes(false) + GOOD
+    assert decode(stream) == (0, None)  # could still be a 500-byte frame: wait
+    stats = DecoderStats()
+    consumed, frame = decode(stream, final=True, stats=stats)
+    assert consumed == len(stream) and frame is not None and frame.raw == GOOD
+    assert frame.version == 1 and stats.skipped_bytes == 15

@@ -31,8 +31,10 @@ RECORDS = {"ScheduleStep": m.ScheduleStep, "AlarmEntry": m.AlarmEntry, "LogEntry
 ARRAYS = {"steps": ("ScheduleStep", m.MAX_STEPS), "alarms": ("AlarmEntry", m.MAX_ALARMS),
           "entries": ("LogEntry", m.MAX_LOG_ENTRIES), "drugs": ("DrugLibraryEntry", m.MAX_DRUGS)}
 INT_TYPES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
+SIGNED_TYPES = {4: "s32", 8: "s64"}
+SIGNED_FIELDS = {"clock_drift_ppm", "clock_drift_ms"}  # section 1: the only signed fields
 UNITS = [("_nl_per_day", "nL/day"), ("_ug_per_ml", "ug/mL"), ("_nl", "nL"), ("_ug", "ug"),
-         ("_ms", "ms"), ("_minute", "min"), ("_percent", "%")]
+         ("_ms", "ms"), ("_minute", "min"), ("_percent", "%"), ("_ppm", "ppm")]
 ENUMS = [enums.FrameKind, enums.TherapyState, enums.Alarm, enums.AlarmPriority, enums.BolusKind,
          enums.Role, enums.Weekday, enums.DenialReason, enums.FaultKind, enums.FaultAction,
          enums.EventKind, enums.AckWarning, log_records.BolusOutcome]
@@ -116,7 +118,10 @@ def check_field_table(where: str, con: Struct, rows: list[dict[str, str]]) -> No
     for sc, row in zip(con.subcons, rows):
         name, inner = sc.name, _unwrap(sc)
         what = f"{where}.{name}"
-        if isinstance(inner, FormatField):
+        if isinstance(inner, FormatField) and name in SIGNED_FIELDS:
+            assert inner.fmtstr[0] == ">" and inner.fmtstr[1].islower(), what  # signed BE
+            expected_type, fixed = SIGNED_TYPES[inner.length], inner.length
+        elif isinstance(inner, FormatField):
             assert inner.fmtstr[0] == ">" and inner.fmtstr[1].isupper(), what  # unsigned BE
             expected_type, fixed = INT_TYPES[inner.length], inner.length
         elif isinstance(inner, Bytes):

@@ -12,10 +12,12 @@ STATUS = {
     "active_alarms": 0b101, "battery_percent": 87, "refill_due_ms": 1_705_000_000_000,
     "delivered_nl": 123_456_789, "delivered_since_refill_nl": 1_750_000,
     "delivered_today_nl": 166_666, "basal_carry": 43_200_000,
+    # a slow clock (-25 ppm) after one day: 86,400,000 x -25 div 1,000,000 = -2,160 ms
+    "clock_drift_ppm": -25, "clock_drift_ms": -2_160,
 }
 STATUS_1_0 = {k: v for k, v in STATUS.items()
               if k not in ("delivered_nl", "delivered_since_refill_nl", "delivered_today_nl",
-                           "basal_carry")}
+                           "basal_carry", "clock_drift_ppm", "clock_drift_ms")}
 STEPS_48 = [{"start_minute": 30 * i, "rate_nl_per_day": 100_000 + 1_000 * i} for i in range(48)]
 
 SAMPLES: dict[MT, dict[str, Any]] = {
@@ -105,6 +107,18 @@ NEW_IN_1_1: dict[MT, dict[str, Any]] = {
         {"drug_name": "ziconotide", "min_concentration_ug_per_ml": 25,
          "max_concentration_ug_per_ml": 100, "soft_daily_limit_ug": 19,
          "hard_daily_limit_ug": 20}]},
+    MT.GET_DEVICE_LIMITS: {},
+    MT.DEVICE_LIMITS: {  # the ip20 profile's ranges
+        "reservoir_capacity_nl": 20_000_000, "min_rate_nl_per_day": 48_000,
+        "max_rate_nl_per_day": 24_000_000, "max_steps_per_day": 48, "step_resolution_minute": 1,
+        "clinician_bolus_min_duration_ms": 60_000, "clinician_bolus_max_duration_ms": 86_400_000,
+        "priming_duration_ms": 3_600_000, "dead_volume_nl": 250_000, "patient_min_dose_ug": 1,
+        "patient_max_dose_ug": 5_000, "patient_min_duration_ms": 60_000,
+        "patient_max_duration_ms": 3_600_000, "patient_min_lockout_ms": 900_000,
+        "patient_max_lockout_ms": 86_400_000, "patient_max_per_day": 24,
+        "low_threshold_min_nl": 500_000, "low_threshold_max_nl": 5_000_000,
+        "low_threshold_default_nl": 2_000_000, "discrepancy_min_nl": 2_000_000,
+        "discrepancy_percent": 20},
 }
 SAMPLES.update(NEW_IN_1_1)
 
