@@ -60,7 +60,9 @@ class PumpClient(ClientCore):
     :class:`hal.Link` (not closed by the client). ``key`` is the role key (bytes); None uses the
     development key. ``timeout_s`` bounds the wait for each answer, ``retries`` the number of
     retransmissions after the first send. ``auth_wait_s`` bounds how long a handshake waits out
-    the pump's authentication back-off (0: give up at the first RATE_LIMITED).
+    the pump's authentication back-off (0: give up at the first RATE_LIMITED; the default 70 s
+    covers the longest a key holder can be kept waiting on a shared line, PROTOCOL.md
+    section 4).
     ``event_queue`` bounds the queue of unread events
     (the oldest are dropped and counted). Nothing is opened before :meth:`open` (or ``with``);
     a request on an unopened client opens it. ``link_options`` go to ``hal.open``.
