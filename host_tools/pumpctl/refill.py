@@ -43,12 +43,14 @@ def discrepancy_limit_nl(expected_nl: int, min_nl: int, percent: int) -> int:
 WIRE_MAX = 0xFFFF_FFFF  # the refill messages carry u32 fields
 
 
-def _bounded(parser: Callable[[str], int], low: int, high: int, what: str) -> Callable[[str], int]:
-    """``parser`` that also refuses values outside [low, high] (QuantityError)."""
+def _bounded(parser: Callable[[str], int], low: int, high: int, what: str,
+             show: Callable[[int], str] = str) -> Callable[[str], int]:
+    """``parser`` that also refuses values outside [low, high] (QuantityError naming the text
+    as typed and the range in ``show``'s units)."""
     def parse(text: str) -> int:
         value = parser(text)
         if not low <= value <= high:
-            raise QuantityError(f"{what}: {value} is outside {low}..{high}")
+            raise QuantityError(f"{what}: {text.strip()} is outside {show(low)}..{show(high)}")
         return value
     return parse
 
@@ -98,11 +100,12 @@ def _ask(value: int | None, prompt: str, parser: Callable[[str], int],
 
 
 def _wire_volume(text: str) -> int:
-    return _bounded(parse_volume_nl, 0, WIRE_MAX, "volume")(text)
+    return _bounded(parse_volume_nl, 0, WIRE_MAX, "volume", ml)(text)
 
 
 def _wire_concentration(text: str) -> int:
-    return _bounded(parse_concentration, 1, WIRE_MAX, "concentration")(text)
+    return _bounded(parse_concentration, 1, WIRE_MAX, "concentration",
+                    lambda v: f"{v} ug/mL")(text)
 
 
 HOW_TO_FINISH = ("the pump stays in REFILL with delivery stopped; finish the refill with "
@@ -176,7 +179,7 @@ def _run_refill(client, limits, before, drug, say, withdrawn, filled, concentrat
         client.refill_begin()
         say("[bold]2. refill started[/]: delivery is stopped; withdraw the remaining drug")
     withdrawn_nl = _ask(withdrawn, "volume withdrawn (e.g. 3.2mL)",
-                        _bounded(parse_volume_nl, 0, 2 * cap, "volume withdrawn"))
+                        _bounded(parse_volume_nl, 0, 2 * cap, "volume withdrawn", ml))
     limit = limits.discrepancy_limit_nl(expected) if limits is not None else None
     difference = withdrawn_nl - expected
     scripted = withdrawn is not None and filled is not None
@@ -184,7 +187,7 @@ def _run_refill(client, limits, before, drug, say, withdrawn, filled, concentrat
     # is reported before the fill. A refill continued after an interruption may have had its
     # withdrawal reported already: ALREADY_WITHDRAWN then says so, and the fill follows.
     reported_before, flagged = _withdrawal_step(client, withdrawn_nl, expected, limit, say)
-    filled_nl = _ask(filled, "volume filled (e.g. 18mL)", _bounded(parse_volume_nl, 1, cap, "volume filled"))
+    filled_nl = _ask(filled, "volume filled (e.g. 18mL)", _bounded(parse_volume_nl, 1, cap, "volume filled", ml))
     if concentration is not None:
         new_conc = concentration
     elif scripted:  # all volumes given as options: the concentration stays unless given
