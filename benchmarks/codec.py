@@ -3,7 +3,7 @@
 Measured through the real codec (``protocol.encode_frame`` then ``protocol.decode``, which checks
 sync, header, length bound and CRC and parses the payload into a dict of fields):
 
-- a STATUS response frame (56-byte payload);
+- a STATUS response frame (96-byte protocol 1.1 payload);
 - a SET_SCHEDULE request frame with 48 steps (290-byte payload);
 - in the same run, the baseline: a hand-written ``struct`` codec of the same STATUS frame doing
   the same work (header, payload, CRC on encode; sync, version, length, CRC, fields dict on
@@ -42,6 +42,9 @@ STATUS = {
     "reservoir_capacity_nl": 20_000_000, "step_index": 1, "step_start_minute": 480,
     "rate_nl_per_day": 500_000, "bolus_kind": 0, "bolus_remaining_nl": 0, "bolus_end_ms": 0,
     "active_alarms": 0b101, "battery_percent": 87, "refill_due_ms": 1_705_000_000_000,
+    "delivered_nl": 123_456_789, "delivered_since_refill_nl": 1_750_000,
+    "delivered_today_nl": 166_666, "basal_carry": 43_200_000,
+    "clock_drift_ppm": -25, "clock_drift_ms": -2_160,
 }
 SCHEDULE_48 = {"weekday": 0xFF, "steps": [
     {"start_minute": 30 * i, "rate_nl_per_day": 100_000 + 1_000 * i} for i in range(48)]}
@@ -50,10 +53,12 @@ SCHEDULE_48 = {"weekday": 0xFF, "steps": [
 # --- hand-written struct baseline of the STATUS frame -------------------------------------------
 
 _B_HEADER = struct.Struct(">2sBBIIBH")
-_B_STATUS = struct.Struct(">BQQIIBHIBIQHBQ")
+_B_STATUS = struct.Struct(">BQQIIBHIBIQHBQQQQIiq")
 _B_NAMES = ("state", "time_ms", "wall_ms", "reservoir_nl", "reservoir_capacity_nl", "step_index",
             "step_start_minute", "rate_nl_per_day", "bolus_kind", "bolus_remaining_nl",
-            "bolus_end_ms", "active_alarms", "battery_percent", "refill_due_ms")
+            "bolus_end_ms", "active_alarms", "battery_percent", "refill_due_ms", "delivered_nl",
+            "delivered_since_refill_nl", "delivered_today_nl", "basal_carry", "clock_drift_ppm",
+            "clock_drift_ms")
 
 
 def struct_encode_status(fields: dict[str, Any], seq: int) -> bytes:

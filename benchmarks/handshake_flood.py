@@ -45,7 +45,7 @@ GIVE_UP_MS = 600_000  # a holder attempt that waits longer counts as failed
 DESIGNS: dict[str, Callable[[], PumpSessionLayer]] = {
     "before": lambda: PumpSessionLayer(DEVELOPMENT_KEYS, lambda f: {}, lambda t: True,
                                        backoff=GrowingBackoff(),  # type: ignore[arg-type]
-                                       pool=PendingPool(size=16)),
+                                       pool=PendingPool(size=16, ttl_ms=30_000)),
     "now": lambda: PumpSessionLayer(DEVELOPMENT_KEYS, lambda f: {}, lambda t: True),
 }
 

@@ -16,7 +16,11 @@ No client can hold the pump (defaults, all options of the URL factory and the co
 * ``idle_timeout`` (600 s): a client that has sent nothing for that long is disconnected.
 * ``yield_after`` (10 s): a client that has sent nothing for that long gives way to a client
   waiting to connect.
-* A second client while an active one is connected is refused at once: it receives the line
+* ``prove_within`` (5 s): a client the pump has not vouched for (:meth:`TcpListenLink.vouch`,
+  called by the device once the client proved a key) that long after it connected gives way
+  to a client waiting to connect, however much it sends: someone without a key cannot hold the
+  only connection by sending junk or wrong guesses.
+* Otherwise a second client while an active one is connected is refused at once: it receives the line
   ``intrapump: busy, another host is connected`` and the connection is closed (logged, at most
   once a second with a count).
 * ``rcvbuf`` (64 KiB): the receive buffer, which bounds how much unread input (junk included)
@@ -55,7 +59,8 @@ class TcpListenLink(Link):
 
     def __init__(self, host: str, port: int, *, timeout: float | None = None, backlog: int = 1,
                  write_timeout: float = 0.5, idle_timeout: float = 600.0,
-                 yield_after: float = 10.0, rcvbuf: int = 64 * 1024) -> None:
+                 yield_after: float = 10.0, prove_within: float = 5.0,
+                 rcvbuf: int = 64 * 1024) -> None:
         try:
             listener = socket.create_server((host, port), backlog=backlog, reuse_port=False)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # inherited
@@ -64,6 +69,9 @@ class TcpListenLink(Link):
         self.write_timeout = write_timeout
         self.idle_timeout = idle_timeout
         self.yield_after = yield_after
+        self.prove_within = prove_within
+        self._connected_at = time.monotonic()
+        self._vouched = False
         self.refused_clients = 0
         self._last_rx = time.monotonic()
         self._refusals_unlogged = 0
@@ -101,17 +109,27 @@ class TcpListenLink(Link):
             return
         if current is not None:
             self._drop_client(current, "gave way to a new client after "
-                              f"{time.monotonic() - self._last_rx:.0f} s without sending")
+                              f"{time.monotonic() - self._last_rx:.0f} s without sending"
+                              + ("" if self._vouched else ", having proved no key"))
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._client_lock:
             self._client = conn
-        self._last_rx = time.monotonic()
+            self._vouched = False
+        self._last_rx = self._connected_at = time.monotonic()
         self.connections += 1
         self._note(f"{self._name}: client {peer[0]}:{peer[1]} connected")
 
+    def vouch(self) -> None:
+        """The pump saw the current client prove a key: from now on it gives way to a new
+        client only when silent for ``yield_after`` (not after ``prove_within``)."""
+        with self._client_lock:
+            if self._client is not None:
+                self._vouched = True
+
     def _gone_or_idle(self, conn: socket.socket) -> bool:
-        """True if the current client has hung up, or sent nothing for ``yield_after``."""
+        """True if the current client has hung up, sent nothing for ``yield_after``, or proved
+        no key within ``prove_within`` of connecting."""
         try:
             if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
                 return True
@@ -119,7 +137,10 @@ class TcpListenLink(Link):
             pass
         except OSError:
             return True
-        return time.monotonic() - self._last_rx >= self.yield_after
+        now = time.monotonic()
+        if not self._vouched and now - self._connected_at >= self.prove_within:
+            return True
+        return now - self._last_rx >= self.yield_after
 
     def _refuse(self, conn: socket.socket, peer: Any) -> None:
         self.refused_clients += 1
@@ -259,12 +280,14 @@ class TcpListenLink(Link):
             pass
 
 
-_OPTIONS = {"timeout", "backlog", "write_timeout", "idle_timeout", "yield_after", "rcvbuf"}
+_OPTIONS = {"timeout", "backlog", "write_timeout", "idle_timeout", "yield_after", "prove_within",
+            "rcvbuf"}
 
 
 def tcp_listen_factory(url: str, *, end: str = "pump", **options: Any) -> TcpListenLink:
     """Registry factory for ``tcp-listen://HOST:PORT`` (options: timeout, backlog,
-    write_timeout, idle_timeout, yield_after, rcvbuf). An empty HOST is the loopback address."""
+    write_timeout, idle_timeout, yield_after, prove_within, rcvbuf). An empty HOST is the
+    loopback address."""
     _, address, query = split_url(url)
     if query:
         raise LinkOpenError(f"{url}: tcp-listen:// takes no URL parameters")

@@ -109,6 +109,11 @@ class VirtualLink(Link):
         self._on_close: list = []
 
     @property
+    def peer_closed(self) -> bool:
+        """True once the other end was closed (known at once, before any read notices it)."""
+        return self._rx.writer_gone
+
+    @property
     def baud(self) -> int | None:
         """Pacing in bits per second (10 bits per byte), or None for as fast as possible."""
         return self._baud

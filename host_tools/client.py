@@ -53,17 +53,12 @@ from host_tools.records import (AlarmInfo, BolusStarted, ClockReading, DeviceLim
 
 log = logging.getLogger(__name__)
 
-class PumpClient(ClientCore):
-    """A connection to one pump for one role; see the module documentation.
 
-    ``url`` is a hal URL (``virtual://NAME``, ``/dev/pts/5``, ``tcp://HOST:PORT``, ...) or an open
-    :class:`hal.Link` (not closed by the client). ``key`` is the role key (bytes); None uses the
-    development key. ``timeout_s`` bounds the wait for each answer, ``retries`` the number of
-    retransmissions after the first send. ``auth_wait_s`` bounds how long a handshake waits out
-    the pump's authentication back-off (0: give up at the first RATE_LIMITED).
-    ``event_queue`` bounds the queue of unread events
-    (the oldest are dropped and counted). Nothing is opened before :meth:`open` (or ``with``);
-    a request on an unopened client opens it. ``link_options`` go to ``hal.open``.
+class PumpClient(ClientCore):
+    """A connection to one pump for one role, with a typed method for every request; see the
+    module documentation. Its arguments (``url``, ``role``, ``key``, ``timeout_s``,
+    ``retries``, ``event_queue``, ``auth_wait_s``, ``link_options``) and the connection's life
+    (open, close, reconnect, events) are :class:`~host_tools.client_core.ClientCore`'s.
     """
 
     # ------------------------------------------------------------------ typed requests

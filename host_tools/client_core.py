@@ -44,7 +44,9 @@ class ClientCore(LinkReader):
     :class:`hal.Link` (not closed by the client). ``key`` is the role key (bytes); None uses the
     development key. ``timeout_s`` bounds the wait for each answer, ``retries`` the number of
     retransmissions after the first send. ``auth_wait_s`` bounds how long a handshake waits out
-    the pump's authentication back-off (0: give up at the first RATE_LIMITED).
+    the pump's authentication back-off (0: give up at the first RATE_LIMITED; the default 70 s
+    covers the longest a key holder can be kept waiting on a shared line, PROTOCOL.md
+    section 4).
     ``event_queue`` bounds the queue of unread events
     (the oldest are dropped and counted). Nothing is opened before :meth:`open` (or ``with``);
     a request on an unopened client opens it. ``link_options`` go to ``hal.open``.
@@ -52,7 +54,7 @@ class ClientCore(LinkReader):
 
     def __init__(self, url: str | Link, role: Role | str = Role.CLINICIAN, key: bytes | None = None,
                  *, timeout_s: float = 0.5, retries: int = 3, event_queue: int = 1000,
-                 auth_wait_s: float = 10.0, **link_options: Any) -> None:
+                 auth_wait_s: float = 70.0, **link_options: Any) -> None:
         self.role = Role[role.upper()] if isinstance(role, str) else Role(role)
         self.key = bytes(key) if key is not None else DEVELOPMENT_KEYS[self.role]
         if timeout_s <= 0 or retries < 0:
@@ -226,6 +228,7 @@ class ClientCore(LinkReader):
         challenge and send the same proof again after ``retry_after_ms`` (at most 1 s apart),
         for up to ``auth_wait_s`` seconds (PROTOCOL.md section 4, "Authentication back-off")."""
         give_up = time.monotonic() + self.auth_wait_s
+        first = True
         while True:
             try:
                 return self._raw_exchange(proof, seq, MT.SESSION_PROOF, (MT.SESSION_ACCEPTED,),
@@ -234,7 +237,11 @@ class ClientCore(LinkReader):
                 wait = min(max(exc.retry_after_ms, 10) / 1000, 1.0)
                 if exc.code != NakCode.RATE_LIMITED or time.monotonic() + wait > give_up:
                     raise
-                log.info("%s: pump backing off; proving again in %.2f s", self.name, wait)
+                log.log(logging.WARNING if first else logging.DEBUG,
+                        "%s: the pump is backing off after wrong proofs; proving again "
+                        "for up to %.0f s more", self.name,
+                        give_up - time.monotonic())
+                first = False
                 time.sleep(wait)
 
     def _raw_exchange(self, frame_bytes: bytes, seq: int, request: MT,

@@ -16,7 +16,8 @@ Order of checks for every CRC-valid frame (the decoder drops everything else):
    UNKNOWN_MESSAGE_TYPE / TOO_MANY_STEPS, remembered), then the model.
 
 Those session rules live in the pure :class:`protocol.pump_layer.PumpSessionLayer`; this module
-is the I/O shell around it (link, threads, real-time clock) and the bridge to the model.
+is the I/O shell around it (link, threads, real-time clock) and the bridge to the model; its
+serving loop (reads, reconnects, driving without a thread) is :mod:`firmware_sim.device.serving`.
 
 The model commits every accepted change to its storage before its method returns, and the
 response is written only afterwards: a power loss after an ACK never loses the change.
@@ -56,13 +57,13 @@ from .handlers import Dispatcher, Refusal
 from .refusal_log import RefusalLog
 from .recovery import raise_memory_error, reload_committed
 from .refusals import RefusalRecords
+from .serving import READ_CHUNK, LinkServing  # noqa: F401 - READ_CHUNK kept importable here
 from .stats import DeviceStats
 
 log = logging.getLogger(__name__)
 frame_log = logging.getLogger("firmware_sim.device.frames")
 
 DEFAULT_SERIAL = "IP-000001"
-READ_CHUNK = 4096
 MIN_TELEMETRY_MS = 100
 MAX_TELEMETRY_MS = 86_400_000
 
@@ -73,7 +74,7 @@ def next_event_ms(pump: Pump, until_ms: int) -> int | None:
     return pump.next_event_ms(until_ms)
 
 
-class Device:
+class Device(LinkServing):
     """A pump model served over a link (see the module documentation for the rules).
 
     ``keys`` maps Role -> key bytes (default: the public development keys, with a warning).
@@ -165,64 +166,6 @@ class Device:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-    def serve_forever(self, stop_event: threading.Event | None = None) -> None:
-        """Serve the link until ``stop_event`` is set (or the link is closed for good)."""
-        stop = stop_event if stop_event is not None else self._stop
-        log.info("serving on %s", self.link.name)
-        while not stop.is_set() and not self._stop.is_set():
-            wait = self.poll()
-            try:
-                self.link.timeout = max(0.0, min(wait, 0.25))
-                data = self.link.read(READ_CHUNK)
-            except hal.LinkClosed as exc:
-                if not self._relink(stop, exc):
-                    break
-                continue
-            except hal.LinkError as exc:
-                log.error("link error on %s: %s", self.link.name, exc)
-                if not self._relink(stop, exc):
-                    break
-                continue
-            conns = getattr(self.link, "connections", None)
-            if conns != self._connections:
-                self._connections = conns
-                self._new_host("a new host connected")
-            if data:
-                self._last_rx = self._mono()
-                self.handle_bytes(data)
-            elif self.decoder.pending and self._mono() - self._last_rx > 0.25:
-                with self.lock:
-                    for frame in self.decoder.flush():
-                        self._handle_frame_safely(frame)
-        if self._final_commit:
-            with self.lock:
-                self.refusal_records.flush(self._mono(), force=True)
-                self._tick(commit=True)
-        log.info("stopped serving on %s", self.link.name)
-
-    def _relink(self, stop: threading.Event, exc: Exception) -> bool:
-        if self.reopen is None or stop.is_set():
-            log.info("link %s closed (%s)", self.link.name, exc)
-            return False
-        log.info("host left %s; waiting for the next one", self.link.name)
-        try:
-            self.link.close()
-        except hal.LinkError:
-            pass
-        while not stop.is_set():
-            try:
-                link = self.reopen()
-            except hal.LinkError as err:
-                log.warning("cannot reopen %s: %s", self.link.name, err)
-                stop.wait(0.1)
-                continue
-            with self.lock:
-                self.link = link
-                self._connections = getattr(link, "connections", None)
-                self._new_host("link reopened")
-            return True
-        return False
 
     @property
     def session(self) -> Any:
@@ -349,27 +292,6 @@ class Device:
                 self._handle_frame_safely(frame)
             self._flush_events()
 
-    # Driving the device without its thread: a caller that owns both ends of a link in one
-    # thread (a synchronous loopback) does what one pass of serve_forever does when a read
-    # returns bytes (serve_bytes) or returns nothing (serve_idle).
-    def serve_bytes(self, data: bytes) -> None:
-        """Handle bytes that arrived on the link now, then advance the model and push what is
-        due, as the serving loop does after a read that returned ``data``."""
-        self._last_rx = self._mono()
-        self.handle_bytes(data)
-        self.poll()
-
-    def serve_idle(self) -> None:
-        """What the serving loop does after a read that returned nothing: advance the model
-        and push what is due, and give up a partial frame left without new bytes for more
-        than 0.25 s (real seconds)."""
-        self.poll()
-        if self.decoder.pending and self._mono() - self._last_rx > 0.25:
-            with self.lock:
-                for frame in self.decoder.flush():
-                    self._handle_frame_safely(frame)
-                self._flush_events()
-
     def _send(self, data: bytes) -> bool:
         if self.log_frames:
             try:
@@ -424,11 +346,14 @@ class Device:
             elif answer == MT.SESSION_CHALLENGE:
                 self.refusals.record("unproven SESSION_OPEN", f"challenge sent for "
                                      f"{frame.name} seq={frame.seq}", logging.INFO)
+            elif answer == MT.SESSION_ACCEPTED:
+                self._vouch()
             if not decision.retransmission and answer != MT.NAK:
                 self.stats.executed += 1
             self._respond(frame, decision.data)
             return
         assert isinstance(decision, Execute)
+        self._vouch()
         outcome = self._execute(frame, decision.session)
         if outcome[0] == MT.NAK:
             data = self.layer.refuse(frame, outcome[1], outcome[2])
@@ -437,6 +362,10 @@ class Device:
         self._respond(frame, data)
         if self.layer.session is None:
             self._telemetry_ms = 0
+
+    def _vouch(self) -> None:
+        """The host proved a key: a link that serves one host at a time keeps it (hal.tcp)."""
+        getattr(self.link, "vouch", lambda: None)()
 
     def _now_ms(self) -> int:
         return int(self._mono() * 1000)

@@ -107,14 +107,19 @@ class VirtualPump:
 
     @property
     def hosts(self) -> int:
-        """Hosts connected right now through extra links (the pump end's own host not counted)."""
+        """Hosts connected right now through extra links (the pump end's own host not counted;
+        a host that closed its end is not counted, even before its server thread noticed)."""
         with self._extra_lock:
-            return len(self._extra)
+            return self._open_extras()
+
+    def _open_extras(self) -> int:
+        """Extra links whose host end is still open (caller holds _extra_lock)."""
+        return sum(1 for link in self._extra if not link.peer_closed)
 
     def _serve_extra_host(self, link: VirtualLink) -> None:
         """Serve a host that connected while another was connected (see the module docs)."""
         with self._extra_lock:
-            if len(self._extra) + 1 >= self.max_hosts:
+            if self._open_extras() + 1 >= self.max_hosts:
                 log.warning("%s: refusing host %s: %d hosts connected", self.name, link.name,
                             self.max_hosts)
                 link.close()

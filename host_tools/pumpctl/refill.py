@@ -26,7 +26,8 @@ from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from host_tools.pumpctl.common import (Connection, NotReady, console, json_option, pass_conn,
                                        print_json, quantity, warn)
-from host_tools.pumpctl.therapy import device_limits, drug_entry
+from host_tools.pumpctl.ranges import device_limits
+from host_tools.pumpctl.therapy import drug_entry
 from host_tools.records import DeviceLimits, DrugLibraryEntry
 from host_tools.units import (QuantityError, ml, parse_concentration, parse_volume_nl, wall_text)
 from protocol.enums import Alarm, TherapyState
@@ -42,12 +43,14 @@ def discrepancy_limit_nl(expected_nl: int, min_nl: int, percent: int) -> int:
 WIRE_MAX = 0xFFFF_FFFF  # the refill messages carry u32 fields
 
 
-def _bounded(parser: Callable[[str], int], low: int, high: int, what: str) -> Callable[[str], int]:
-    """``parser`` that also refuses values outside [low, high] (QuantityError)."""
+def _bounded(parser: Callable[[str], int], low: int, high: int, what: str,
+             show: Callable[[int], str] = str) -> Callable[[str], int]:
+    """``parser`` that also refuses values outside [low, high] (QuantityError naming the text
+    as typed and the range in ``show``'s units)."""
     def parse(text: str) -> int:
         value = parser(text)
         if not low <= value <= high:
-            raise QuantityError(f"{what}: {value} is outside {low}..{high}")
+            raise QuantityError(f"{what}: {text.strip()} is outside {show(low)}..{show(high)}")
         return value
     return parse
 
@@ -97,11 +100,12 @@ def _ask(value: int | None, prompt: str, parser: Callable[[str], int],
 
 
 def _wire_volume(text: str) -> int:
-    return _bounded(parse_volume_nl, 0, WIRE_MAX, "volume")(text)
+    return _bounded(parse_volume_nl, 0, WIRE_MAX, "volume", ml)(text)
 
 
 def _wire_concentration(text: str) -> int:
-    return _bounded(parse_concentration, 1, WIRE_MAX, "concentration")(text)
+    return _bounded(parse_concentration, 1, WIRE_MAX, "concentration",
+                    lambda v: f"{v} ug/mL")(text)
 
 
 HOW_TO_FINISH = ("the pump stays in REFILL with delivery stopped; finish the refill with "
@@ -143,6 +147,23 @@ def refill(conn: Connection, withdrawn: int | None, filled: int | None, concentr
     _report(outcome, as_json, say)
 
 
+def _withdrawal_step(client: PumpClient, withdrawn_nl: int, expected: int, limit: int | None,
+                     say: Callable[..., None]) -> tuple[bool, bool]:
+    """Report the withdrawal (nL) and warn of a discrepancy beyond ``limit`` (nL, None when the
+    pump does not report its tolerance) or flagged by the pump; (reported before, flagged)."""
+    reported_before = report_withdrawal(client, withdrawn_nl)
+    if reported_before:
+        say("   the withdrawal of this refill was already reported: continuing with the fill")
+    flagged = Alarm.REFILL_DISCREPANCY in client.status().active_alarms
+    difference = withdrawn_nl - expected
+    say(f"   withdrawn {ml(withdrawn_nl)}, expected {ml(expected)} (difference {difference / 1e6:+.3f} mL)")
+    if (limit is not None and abs(difference) > limit) or flagged:
+        by = f" by more than {ml(limit)}" if limit is not None else ""
+        warn(f"refill discrepancy: withdrawn {ml(withdrawn_nl)} differs from the expected "
+             f"{ml(expected)}{by}; check for over- or under-infusion")
+    return reported_before, flagged
+
+
 def _run_refill(client, limits, before, drug, say, withdrawn, filled, concentration,
                 start_after, as_json):  # type: ignore[no-untyped-def]
     """The refill steps on an open session; returns what the report needs. ``limits``: the
@@ -158,23 +179,15 @@ def _run_refill(client, limits, before, drug, say, withdrawn, filled, concentrat
         client.refill_begin()
         say("[bold]2. refill started[/]: delivery is stopped; withdraw the remaining drug")
     withdrawn_nl = _ask(withdrawn, "volume withdrawn (e.g. 3.2mL)",
-                        _bounded(parse_volume_nl, 0, 2 * cap, "volume withdrawn"))
+                        _bounded(parse_volume_nl, 0, 2 * cap, "volume withdrawn", ml))
     limit = limits.discrepancy_limit_nl(expected) if limits is not None else None
     difference = withdrawn_nl - expected
     scripted = withdrawn is not None and filled is not None
     # As at the bedside (and as the pump requires: WITHDRAW_REQUIRED otherwise), the withdrawal
     # is reported before the fill. A refill continued after an interruption may have had its
     # withdrawal reported already: ALREADY_WITHDRAWN then says so, and the fill follows.
-    reported_before = report_withdrawal(client, withdrawn_nl)
-    if reported_before:
-        say("   the withdrawal of this refill was already reported: continuing with the fill")
-    flagged = Alarm.REFILL_DISCREPANCY in client.status().active_alarms
-    say(f"   withdrawn {ml(withdrawn_nl)}, expected {ml(expected)} (difference {difference / 1e6:+.3f} mL)")
-    if (limit is not None and abs(difference) > limit) or flagged:
-        by = f" by more than {ml(limit)}" if limit is not None else ""
-        warn(f"refill discrepancy: withdrawn {ml(withdrawn_nl)} differs from the expected "
-             f"{ml(expected)}{by}; check for over- or under-infusion")
-    filled_nl = _ask(filled, "volume filled (e.g. 18mL)", _bounded(parse_volume_nl, 1, cap, "volume filled"))
+    reported_before, flagged = _withdrawal_step(client, withdrawn_nl, expected, limit, say)
+    filled_nl = _ask(filled, "volume filled (e.g. 18mL)", _bounded(parse_volume_nl, 1, cap, "volume filled", ml))
     if concentration is not None:
         new_conc = concentration
     elif scripted:  # all volumes given as options: the concentration stays unless given

@@ -9,7 +9,8 @@ from host_tools.client import PumpClient
 from host_tools.errors import ProtocolViolation
 from host_tools.preview import preview_plan, preview_table
 from host_tools.pumpctl.clock_time import local_wall_ms
-from host_tools.records import DeviceLimits, DrugLibraryEntry, Limits
+from host_tools.records import DrugLibraryEntry, Limits
+from host_tools.pumpctl.ranges import check_bolus, check_limit_changes, device_limits
 from host_tools.pumpctl.plans import PartialProgramming, PlanProblem, check_plans, program_plans
 from host_tools.schedule_file import (EVERY_DAY, WEEKDAYS, ScheduleFileError, check_schedule_file,
                                       load_schedule_file, weekday_name)
@@ -17,8 +18,8 @@ from host_tools.units import (mg, ml, parse_concentration, parse_dose_ug, parse_
                               parse_volume_nl, wall_text)
 from host_tools.pumpctl.common import (Connection, FileProblem, NotReady, console, json_option, pass_conn,
                                        print_json, quantity, warn)
-from host_tools.pumpctl.views import (alarms_table, limits_table, name_of, schedule_table,
-                                      status_panel)
+from host_tools.pumpctl.views import (alarms_table, device_limits_table, limits_table, name_of,
+                                      schedule_table, status_panel)
 from protocol.enums import Alarm, Role, Weekday
 
 WEEKDAY_CHOICE = click.Choice(["every_day", *WEEKDAYS], case_sensitive=False)
@@ -29,19 +30,6 @@ def weekday_value(name: str | None) -> int:
     if name is None or name.lower() == "every_day":
         return EVERY_DAY
     return WEEKDAYS.index(name.lower())
-
-
-def device_limits(client: PumpClient) -> DeviceLimits | None:
-    """The ranges **the pump reports** (GET_DEVICE_LIMITS), or None for a pump that does not
-    report them (protocol 1.0: UNKNOWN_MESSAGE_TYPE). Never a guess from the model name: with
-    None nothing is checked here beyond the wire's own bounds, the pump checks, and a warning
-    says so (PROTOCOL.md section 16)."""
-    try:
-        return client.device_limits()
-    except ProtocolViolation:
-        warn("the pump does not report its ranges (protocol 1.0): they are not checked before "
-             "sending; the pump checks them")
-        return None
 
 
 def drug_entry(client: PumpClient, drug_name: str) -> DrugLibraryEntry | None:
@@ -238,18 +226,35 @@ def limits(ctx: click.Context, as_json: bool) -> None:
 @pass_conn
 def limits_set(conn: Connection, dose: int | None, duration: int | None, lockout: int | None,
                max_per_day: int | None, threshold: int | None, as_json: bool) -> None:
-    """Change some limits; the others keep their programmed values."""
+    """Change some limits; the others keep their programmed values. Each value is checked
+    against the range the pump reports before anything is sent."""
     changes = {k: v for k, v in {"patient_bolus_dose_ug": dose, "patient_bolus_duration_ms": duration,
                                  "patient_lockout_ms": lockout, "patient_max_per_day": max_per_day,
                                  "low_reservoir_threshold_nl": threshold}.items() if v is not None}
     if not changes:
         raise click.UsageError("give at least one of --dose, --duration, --lockout, --max-per-day, --threshold")
     with conn.client() as client:
+        check_limit_changes(device_limits(client), changes)
         sent: Limits = client.set_limits(**changes)
     if as_json:
         print_json(sent.to_json())
     else:
         console.print(limits_table(sent))
+
+
+@limits.command("device")
+@json_option
+@pass_conn
+def limits_device(conn: Connection, as_json: bool) -> None:
+    """Show the ranges the pump accepts, as it reports them (GET_DEVICE_LIMITS)."""
+    with conn.client() as client:
+        reported = device_limits(client)
+    if reported is None:
+        raise NotReady("the pump does not report its ranges (protocol 1.0)")
+    if as_json:
+        print_json(reported.to_json())
+    else:
+        console.print(device_limits_table(reported))
 
 
 # ---------------------------------------------------------------------------- start / stop
@@ -280,10 +285,12 @@ def stop(conn: Connection) -> None:
 @json_option
 @pass_conn
 def bolus(conn: Connection, volume: int | None, dose: int | None, duration: int, as_json: bool) -> None:
-    """Give a clinician bolus of a volume or a dose over a duration."""
+    """Give a clinician bolus of a volume or a dose over a duration (checked against the
+    duration range and maximum rate the pump reports before it is sent)."""
     if (volume is None) == (dose is None):
         raise click.UsageError("give exactly one of --volume and --dose")
     with conn.client() as client:
+        check_bolus(device_limits(client), volume, duration)
         started = client.clinician_bolus(duration, volume_nl=volume, dose_ug=dose)
         offset = client.status().wall_offset_ms
     if as_json:

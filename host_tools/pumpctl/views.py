@@ -5,7 +5,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from host_tools.records import AlarmInfo, Limits, Schedule, Status
+from host_tools.records import AlarmInfo, DeviceLimits, Limits, Schedule, Status
 from host_tools.units import duration, mg, ml, ml_per_day, wall_text
 from protocol.enums import AlarmPriority, BolusKind, TherapyState, Weekday
 
@@ -94,6 +94,33 @@ def limits_table(limits: Limits) -> Table:
     table.add_row("patient lockout", duration(limits.patient_lockout_ms))
     table.add_row("patient boluses / 24 h", str(limits.patient_max_per_day))
     table.add_row("low-reservoir threshold", ml(limits.low_reservoir_threshold_nl))
+    return table
+
+
+def device_limits_table(d: DeviceLimits) -> Table:
+    """The ranges the pump reports (DEVICE_LIMITS), one per row."""
+    table = Table(title="ranges the pump accepts", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("reservoir", ml(d.reservoir_capacity_nl))
+    table.add_row("rate", f"{ml_per_day(d.min_rate_nl_per_day)} .. "
+                  f"{ml_per_day(d.max_rate_nl_per_day)}")
+    table.add_row("schedule steps", f"{d.max_steps_per_day} a day, "
+                  f"{d.step_resolution_minute}-minute resolution")
+    table.add_row("clinician bolus duration", f"{duration(d.clinician_bolus_min_duration_ms)} .. "
+                  f"{duration(d.clinician_bolus_max_duration_ms)}")
+    table.add_row("priming", f"{ml(d.dead_volume_nl)} over {duration(d.priming_duration_ms)}")
+    table.add_row("patient bolus dose",
+                  f"{mg(d.patient_min_dose_ug)} .. {mg(d.patient_max_dose_ug)}")
+    table.add_row("patient bolus duration", f"{duration(d.patient_min_duration_ms)} .. "
+                  f"{duration(d.patient_max_duration_ms)}")
+    table.add_row("patient lockout", f"{duration(d.patient_min_lockout_ms)} .. "
+                  f"{duration(d.patient_max_lockout_ms)}")
+    table.add_row("patient boluses / 24 h", f"up to {d.patient_max_per_day}")
+    table.add_row("low-reservoir threshold", f"{ml(d.low_threshold_min_nl)} .. "
+                  f"{ml(d.low_threshold_max_nl)} (default {ml(d.low_threshold_default_nl)})")
+    table.add_row("refill discrepancy", f"> {ml(d.discrepancy_min_nl)} or "
+                  f"{d.discrepancy_percent} %, whichever is larger")
     return table
 
 

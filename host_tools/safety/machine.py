@@ -30,10 +30,12 @@ from typing import Any, Callable
 
 from .base import ALARMS, CLINICIAN_ONLY, MARKERS, MachineBase
 from .checks import Checks
+from .draws import HOUR_MS, YEAR_MS
 from .links import SessionLink
 from .rules_attacks import AttackRules
 from .rules_faults import FaultAndTimeRules
 from .rules_therapy import TherapyRules
+from .oracle import DAY_MS, MINUTE_MS, Limits, Oracle, Violation
 from . import stats
 
 
@@ -66,5 +68,6 @@ def _plain(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-__all__ = ["ALARMS", "CLINICIAN_ONLY", "MARKERS", "MachineBase", "SafetyMachine", "SessionLink",
+__all__ = ["ALARMS", "CLINICIAN_ONLY", "DAY_MS", "HOUR_MS", "Limits", "MARKERS", "MINUTE_MS",
+           "MachineBase", "Oracle", "SafetyMachine", "SessionLink", "Violation", "YEAR_MS",
            "make_machine", "stats"]

@@ -68,3 +68,21 @@ def test_a_restart_keeps_every_host_plugged_in():
             assert clinician.drug().concentration_ug_per_ml == 10_000
             assert patient.status().state is not None
             assert vp.hosts == 1
+
+
+def test_a_host_that_closed_is_not_counted_even_before_its_server_notices():
+    """A busy machine may schedule the pump's server thread for a closed host late: the host
+    count (and the room for another host) follows the host's close at once, not the thread."""
+    from hal import virtual_pair
+    pump_end, host_end = virtual_pair("peer-close")
+    assert not pump_end.peer_closed
+    host_end.close()
+    assert pump_end.peer_closed  # known before any read on the pump end
+    pump_end.close()
+    with start_virtual_pump() as vp:
+        with PumpClient(vp.url) as first, PumpClient(vp.url, Role.PATIENT) as second:
+            first.status()
+            second.status()
+            with vp._extra_lock:  # hold the server threads back from forgetting the host
+                second.close()
+                assert vp._open_extras() == 0

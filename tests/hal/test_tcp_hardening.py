@@ -94,3 +94,43 @@ def test_idle_client_is_dropped_and_gives_way() -> None:
 def test_empty_host_listens_on_loopback() -> None:
     with hal.open("tcp-listen://:0", end="pump") as link:
         assert link.bound_address[0] == "127.0.0.1"
+
+
+def _chatter(sock: socket.socket, stop: threading.Event) -> None:
+    """Keep sending junk (never silent long enough for yield_after)."""
+    try:
+        while not stop.is_set():
+            sock.sendall(b"junk")
+            time.sleep(0.02)
+    except OSError:
+        pass
+
+
+def test_a_client_that_proves_no_key_gives_way_however_much_it_sends() -> None:
+    done, stop = threading.Event(), threading.Event()
+    with TcpListenLink("127.0.0.1", 0, timeout=0.05, yield_after=10, prove_within=0.3) as link:
+        _serve_until(link, done)
+        guesser = _connect(link)
+        threading.Thread(target=_chatter, args=(guesser, stop), daemon=True).start()
+        time.sleep(0.5)  # busy sending, but unproven past prove_within
+        holder = _connect(link)
+        holder.sendall(b"x")
+        time.sleep(0.1)
+        assert link.refused_clients == 0 and link.connections == 2
+        stop.set()
+        done.set()
+
+
+def test_a_client_the_pump_vouched_for_keeps_the_connection() -> None:
+    done, stop = threading.Event(), threading.Event()
+    with TcpListenLink("127.0.0.1", 0, timeout=0.05, yield_after=10, prove_within=0.3) as link:
+        _serve_until(link, done)
+        holder = _connect(link)
+        threading.Thread(target=_chatter, args=(holder, stop), daemon=True).start()
+        time.sleep(0.1)
+        link.vouch()  # the device saw it prove a key
+        time.sleep(0.4)
+        other = _connect(link)
+        assert other.recv(100) == BUSY_LINE and link.refused_clients == 1
+        stop.set()
+        done.set()

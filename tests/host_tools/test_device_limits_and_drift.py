@@ -12,7 +12,7 @@ from firmware_sim.device import start_virtual_pump
 from firmware_sim.device.handlers import Dispatcher, Refusal
 from firmware_sim.profile import load_profile
 from host_tools.client import PumpClient
-from host_tools.errors import ProtocolViolation
+from host_tools.errors import ProtocolViolation, Refused
 from host_tools.pumpctl import cli
 from host_tools.records import Step
 from protocol.errors import NakCode
@@ -117,3 +117,55 @@ def test_the_programmer_side_loads_no_part_of_the_pump_model() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('firmware_sim')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["bolus", "--volume", "1mL", "--duration", "30s"], "--duration"),  # under 1 min
+    (["bolus", "--volume", "10mL", "--duration", "1min"], "--duration"),  # 14,400 mL/day
+    (["limits", "set", "--lockout", "5min"], "--lockout"),  # the pump's is 15 min..24 h
+    (["limits", "set", "--max-per-day", "7"], "--max-per-day"),  # this pump takes 6
+    (["limits", "set", "--threshold", "9mL"], "--threshold"),
+])
+def test_pumpctl_checks_boluses_and_limits_against_the_pumps_ranges(args: list[str],
+                                                                     option: str) -> None:
+    """Out of the range the pump reports: a usage error naming the option, nothing sent."""
+    profile = dataclasses.replace(load_profile("ip20"), name="xq9", patient_max_per_24h=6)
+    with start_virtual_pump(profile=profile) as vp:
+        with PumpClient(vp.url) as client:
+            _fill(client)
+            client.start()
+            before = client.read_log(0, 1).total_count
+        result = CliRunner().invoke(cli, ["--url", vp.url, *args])
+        with PumpClient(vp.url) as client:
+            after = client.read_log(0, 1).total_count
+    assert result.exit_code == 2 and option in result.output
+    assert after == before  # no request was executed or refused by the pump
+
+
+def test_refill_needs_the_withdrawal_first_and_pumpctl_continues_one_already_reported() -> None:
+    """PumpClient gets WITHDRAW_REQUIRED for a fill sent before the withdrawal; pumpctl refill,
+    run on a refill whose withdrawal was already reported, does not report it twice."""
+    with start_virtual_pump() as vp:
+        with PumpClient(vp.url) as client:
+            _fill(client)
+            client.refill_begin()
+            with pytest.raises(Refused) as refused:
+                client.refill_complete(0, 10 * ML, 10_000)
+            assert refused.value.code == NakCode.WITHDRAW_REQUIRED
+            client.refill_withdrawn(8 * ML)
+        result = CliRunner().invoke(cli, ["--url", vp.url, "refill", "--withdrawn", "8mL",
+                                          "--filled", "19mL", "--no-start", "--json"])
+        with vp.device.lock:
+            state, reservoir = vp.pump.state.name, vp.pump.reservoir_nl
+    assert result.exit_code == 0, result.output
+    assert (state, reservoir) == ("STOPPED", 19 * ML)
+
+
+def test_pumpctl_shows_the_ranges_the_pump_reports() -> None:
+    profile = dataclasses.replace(load_profile("ip20"), name="xq9", reservoir_capacity_nl=10 * ML)
+    with start_virtual_pump(profile=profile) as vp:
+        doc = json.loads(CliRunner().invoke(cli, ["--url", vp.url, "limits", "device",
+                                                  "--json"]).stdout)
+        text = CliRunner().invoke(cli, ["--url", vp.url, "limits", "device"]).stdout
+    assert doc["reservoir_capacity_nl"] == 10 * ML and doc["max_steps_per_day"] == 48
+    assert "10.000 mL" in text and "48 a day" in text

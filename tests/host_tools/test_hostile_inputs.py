@@ -105,3 +105,14 @@ def test_bad_option_exits_2_or_6_before_a_session(args: list[str], no_session: N
 
 def test_corpus_size() -> None:
     assert len(FILES) + len(OPTIONS) >= 40
+
+
+def test_an_impossible_volume_is_refused_in_the_users_units(no_session: None,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The typo of the hardening report: the refusal repeats what was typed and gives the range
+    in mL, not a count of nanolitres nobody typed."""
+    code = run(["--url", "tcp://127.0.0.1:1", "refill", "--withdrawn", "0", "--filled",
+                "99999999999mL", "--no-start"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    assert "99999999999mL is outside 0.000 mL..4294.967 mL" in err, err
