@@ -8,7 +8,7 @@ import pytest
 from protocol import NakCode, ProtocolError
 from protocol.backoff import OVERFLOW_SENDER, AuthBackoff, Bucket
 
-pytestmark = pytest.mark.requirement("SEC-5")
+pytestmark = pytest.mark.requirement("SEC-6")
 
 A = (1, 0)  # clinician on a point-to-point line
 

@@ -9,7 +9,7 @@ from protocol import (DEVELOPMENT_KEYS, FrameKind, HostSession, MessageType as M
                       encode_frame, parse_frame)
 from protocol.pump_layer import Execute, PumpSessionLayer, Reply, nak_fields
 
-pytestmark = pytest.mark.requirement("PRO-4", "SEC-2", "SEC-3", "SEC-4")
+pytestmark = pytest.mark.requirement("PRO-4", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "SEC-6")
 
 KEY = DEVELOPMENT_KEYS[Role.CLINICIAN]
 CLOCK = {"time_ms": 7, "wall_ms": 42}

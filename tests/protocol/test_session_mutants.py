@@ -17,7 +17,7 @@ from protocol.session import MAX_SEQ, host_proof, pump_proof, session_key, trans
 
 from .test_session import CLOCK_RESPONSE, handshake
 
-pytestmark = pytest.mark.requirement("SEC-2", "SEC-3", "SEC-4", "SEC-5", "PRO-4")
+pytestmark = pytest.mark.requirement("SEC-2", "SEC-3", "SEC-4", "SEC-5", "SEC-6", "PRO-4")
 
 MT = MessageType
 KEY = DEVELOPMENT_KEYS[Role.CLINICIAN]
