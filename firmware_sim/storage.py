@@ -37,6 +37,27 @@ _TABLES = {"meta", "state", "events"}
 to_json = json.JSONEncoder(check_circular=False).encode
 
 
+def _schema(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """Every row of the schema table, in a fixed order."""
+    return conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                        "ORDER BY type, name").fetchall()
+
+
+_EXPECTED_SCHEMA: list[tuple[Any, ...]] = []
+
+
+def _expected_schema() -> list[tuple[Any, ...]]:
+    """The schema rows of a store as :meth:`Storage._create` writes it (computed once)."""
+    if not _EXPECTED_SCHEMA:
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            Storage._create(conn)
+            _EXPECTED_SCHEMA.extend(_schema(conn))
+        finally:
+            conn.close()
+    return _EXPECTED_SCHEMA
+
+
 @dataclass(frozen=True)
 class Event:
     """One log entry: ``index`` (0-based, gapless), pump run time ``time_ms``, ``kind``, details."""
@@ -107,6 +128,10 @@ class Storage:
         check = conn.execute("PRAGMA integrity_check(1)").fetchall()
         if check != [("ok",)]:
             raise StoreCorrupt(f"SQLite integrity check: {check[0][0]}")
+        # SQLite's own check does not compare the schema rows with anything: a changed type or
+        # statement there (say 'index' read as 'hndex') is found only by comparing them
+        if _schema(conn) != _expected_schema():
+            raise StoreCorrupt("the schema differs from the one this store writes")
         meta = dict(conn.execute("SELECT key, value FROM meta"))
         if meta.get("magic") != MAGIC or meta.get("schema") != str(SCHEMA_VERSION):
             raise StoreCorrupt(f"wrong magic/schema {meta.get('magic')!r}/{meta.get('schema')!r}")

@@ -192,3 +192,22 @@ def test_chain_hashes_the_json_array_of_the_row(prev: str, idx: int, time_ms: in
     encoder was specialised verify unchanged."""
     data = json.dumps([prev, idx, time_ms, kind, details]).encode()
     assert chain_next(prev, idx, time_ms, kind, details) == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.requirement("PER-3")
+def test_a_changed_schema_row_is_detected(tmp_path: Path) -> None:
+    """One bit turns the meta table's index entry from 'index' into 'hndex': SQLite's own
+    integrity check passes, the store's schema comparison does not."""
+    path = tmp_path / "pump.db"
+    _stored_pump(path)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"indexsqlite_autoindex_meta_1")
+    assert at > 0
+    data[at] ^= 0x01  # 'i' -> 'h'
+    path.write_bytes(data)
+    with sqlite3.connect(path) as c:
+        assert c.execute("PRAGMA integrity_check(1)").fetchall() == [("ok",)]
+    c.close()
+    store = Storage(path)
+    assert store.fault is not None and "schema" in store.fault
+    assert store.moved_to == f"{path}.corrupt-0"
