@@ -75,6 +75,12 @@ class Profile:
     two_tone_repeat_ms: int = 600_000
     single_tone_repeat_ms: int = 3_600_000
     clock_drift_ppm: int = 0
+    # the authentication back-off (PROTOCOL.md section 4): wrong-proof verdicts a role and
+    # sender get at once and then one per period, in a short and a long budget
+    auth_burst: int = 3
+    auth_burst_period_ms: int = 2_000
+    auth_budget: int = 6
+    auth_period_ms: int = 33_000
 
     def drug(self, name: str) -> DrugEntry | None:
         """The library entry for ``name`` (case-insensitive), or None."""
@@ -169,6 +175,24 @@ def _alarms_and_clock(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _security(doc: Mapping[str, Any]) -> dict[str, int]:
+    """The optional [security] table: the authentication back-off's two budgets of wrong-proof
+    verdicts (``auth_burst`` at once then one per ``auth_burst_period_ms``; ``auth_budget`` at
+    once then one per ``auth_period_ms``)."""
+    sec = doc.get("security", {})
+    if not isinstance(sec, dict):
+        raise ProfileError("[security] must be a table")
+    unknown = set(sec) - {"auth_burst", "auth_burst_period_ms", "auth_budget", "auth_period_ms"}
+    if unknown:
+        raise ProfileError(f"security: unknown key '{sorted(unknown)[0]}'")
+    out: dict[str, int] = {}
+    for key, lo, hi in (("auth_burst", 1, 100), ("auth_burst_period_ms", 0, 3_600_000),
+                        ("auth_budget", 1, 1_000), ("auth_period_ms", 0, 86_400_000)):
+        if key in sec:
+            out[key] = _int(sec, key, "security", lo, hi)
+    return out
+
+
 def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
     """Validate a parsed TOML document and build a :class:`Profile`."""
     name = doc.get("name")
@@ -235,7 +259,7 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
         patient_max_per_24h=_int(pb, "max_per_24h", "patient_bolus", 1),
         drugs=drugs,
         mechanism=_mechanism(doc),
-        **_alarms_and_clock(doc),
+        **_alarms_and_clock(doc), **_security(doc),
     )
 
 

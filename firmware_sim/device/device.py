@@ -111,7 +111,7 @@ class Device(LinkServing):
         self.stats = DeviceStats(decoder=self.decoder.stats)
         self.dispatcher = Dispatcher(pump, serial_number)
         self.layer = PumpSessionLayer(self.keys, self.dispatcher.identity_fields,
-                                      self._is_request_type, backoff=backoff_for(auth_limiter),
+                                      self._is_request_type, backoff=backoff_for(auth_limiter, pump.profile),
                                       on_refusal=self._on_refusal, stats=self.stats)
         self._telemetry_ms = 0
         self._next_push = 0.0

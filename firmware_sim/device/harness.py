@@ -37,7 +37,7 @@ from protocol import DEVELOPMENT_KEYS, Role
 from hal.faults import FaultInjector, parse_fault_spec
 from hal.virtual import VirtualLink, accept_extra_hosts, refuse_extra_hosts
 
-from protocol.backoff import AuthBackoff
+from .auth import profile_backoff
 
 from .device import Device
 
@@ -92,7 +92,8 @@ class VirtualPump:
     def _new_limiter(self) -> Any:
         if "auth_limiter" in self.device_options:
             return self.device_options["auth_limiter"]
-        return AuthBackoff()  # one per pump; each host is a sender of its own (PROTOCOL.md 4)
+        # one per pump; each host is a sender of its own (PROTOCOL.md 4)
+        return profile_backoff(self.profile)
 
     def _device_on(self, pump: Pump, link: hal.Link, reopen: Any, sender: int = 0) -> Device:
         options = {k: v for k, v in self.device_options.items() if k != "auth_limiter"}

@@ -91,6 +91,25 @@ def test_wrong_key_and_budget_of_verdicts() -> None:
         link.close()
 
 
+def test_the_back_off_is_the_device_profiles(tmp_path) -> None:
+    """The budgets of wrong verdicts come from the profile's [security] table: a pump whose
+    profile allows one wrong verdict at once, then one per 5 s, backs off after the first."""
+    from firmware_sim import load_profile
+    from tests.firmware_sim.helpers import write_profile
+    profile = load_profile(write_profile(tmp_path, auth_burst="1", auth_burst_period_ms="5_000",
+                                         auth_budget="1", auth_period_ms="5_000"))
+    now = [1000.0]
+    with start_virtual_pump(profile=profile, monotonic=lambda: now[0]) as p:
+        link = hal.open(p.url)
+        host = RawHost.on_link(link)
+        r = nak(host.handshake(Role.CLINICIAN, key=os.urandom(32)))
+        assert r["code"] == NakCode.AUTH_FAILED and r["retry_after_ms"] == 5_000
+        assert nak(host.handshake(Role.CLINICIAN))["code"] == NakCode.RATE_LIMITED
+        now[0] += 5
+        ok(host.handshake(Role.CLINICIAN), MT.SESSION_ACCEPTED)
+        link.close()
+
+
 def test_guesses_on_the_same_link_cannot_keep_the_key_holder_out() -> None:
     """A guesser that sends a wrong proof each time the back-off ends used to keep the
     clinician out for good; a handshake under way now completes at the guesser's next verdict."""

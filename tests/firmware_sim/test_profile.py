@@ -65,6 +65,8 @@ def test_profile_saved_with_the_pump_wins_on_restart(tmp_path: Path) -> None:
     ({"idle_uah_per_day": "0"}, "battery.idle_uah_per_day"),
     ({"life_days_high_volume": "3000"}, "battery.life_days_high_volume"),
     ({"max_per_24h": "0"}, "patient_bolus.max_per_24h"),
+    ({"auth_burst": "0"}, "security.auth_burst: 0 outside"),
+    ({"auth_period_ms": "-1"}, "security.auth_period_ms: -1 outside"),
 ])
 def test_profile_value_errors(tmp_path: Path, overrides: dict, message: str) -> None:
     with pytest.raises(ProfileError) as ei:
