@@ -81,14 +81,11 @@ class History:
         return self.delivered[-1][1] - self.delivered[0][1] if self.delivered else 0
 
 
-def delivery_history(compiled: WeeklyPlans | None, entries: Sequence[LogEntry],
-                     start_ms: int, end_ms: int, *, initial_state: str = "STOPPED",
-                     samples: int = 288) -> History:
-    """Rebuild rate and delivery over [start_ms, end_ms] from log ``entries`` (any order; those
-    before the window only set the state at its start). Every time here, the entries' included,
-    is on the pump's wall clock (the schedule is a function of the time of day)."""
-    state = initial_state
-    basal: list[tuple[int, int]] = []  # (from, to) wall intervals with basal delivery
+def _replay(entries: Sequence[LogEntry], start_ms: int, end_ms: int, initial_state: str
+            ) -> tuple[list[tuple[int, int]], list[_Bolus], list[int]]:
+    """The log replayed: (wall intervals with basal delivery, the boluses, the times the
+    delivery changed)."""
+    basal: list[tuple[int, int]] = []
     boluses: list[_Bolus] = []
     on_since: int | None = start_ms if initial_state in _BASAL_STATES else None
     change_times: list[int] = []
@@ -103,7 +100,6 @@ def delivery_history(compiled: WeeklyPlans | None, entries: Sequence[LogEntry],
             elif was_basal and not now_basal and on_since is not None:
                 basal.append((on_since, e.time_ms))
                 on_since = None
-            state = new
             change_times.append(e.time_ms)
         elif e.kind == KIND_BOLUS_START and n.get("bolus_kind") != "BRIDGE":
             if "volume_nl" in n:
@@ -119,6 +115,30 @@ def delivery_history(compiled: WeeklyPlans | None, entries: Sequence[LogEntry],
             change_times.append(e.time_ms)
     if on_since is not None:
         basal.append((on_since, end_ms))
+    return basal, boluses, change_times
+
+
+def _rate_points(compiled: WeeklyPlans | None, change_times: list[int], start_ms: int,
+                 end_ms: int) -> set[int]:
+    """Where the rate may step: the window start, every change inside it and every schedule
+    boundary inside it."""
+    points = {start_ms, *[t for t in change_times if start_ms < t < end_ms]}
+    if compiled is not None:
+        t = start_ms
+        while t < end_ms:
+            t = compiled.lookup(t)[2]
+            if t < end_ms:
+                points.add(t)
+    return points
+
+
+def delivery_history(compiled: WeeklyPlans | None, entries: Sequence[LogEntry],
+                     start_ms: int, end_ms: int, *, initial_state: str = "STOPPED",
+                     samples: int = 288) -> History:
+    """Rebuild rate and delivery over [start_ms, end_ms] from log ``entries`` (any order; those
+    before the window only set the state at its start). Every time here, the entries' included,
+    is on the pump's wall clock (the schedule is a function of the time of day)."""
+    basal, boluses, change_times = _replay(entries, start_ms, end_ms, initial_state)
 
     def basal_rate(t: int) -> int:
         if compiled is None or not any(a <= t < b for a, b in basal):
@@ -135,14 +155,7 @@ def delivery_history(compiled: WeeklyPlans | None, entries: Sequence[LogEntry],
         total //= DAY_MS
         return total + sum(b.delivered_at(t) - b.delivered_at(start_ms) for b in boluses)
 
-    # Rate steps: at the window start, every state change and every schedule boundary inside.
-    points = {start_ms, *[t for t in change_times if start_ms < t < end_ms]}
-    if compiled is not None:
-        t = start_ms
-        while t < end_ms:
-            t = compiled.lookup(t)[2]
-            if t < end_ms:
-                points.add(t)
+    points = _rate_points(compiled, change_times, start_ms, end_ms)
     rate_steps: list[tuple[int, int]] = []
     for t in sorted(points):
         r = basal_rate(t)
