@@ -193,6 +193,28 @@ def _security(doc: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
+def _drug_library(drugs_t: Mapping[str, Any]) -> dict[str, DrugEntry]:
+    """The [drugs.NAME] tables: concentration range, soft and hard daily limits, stability in
+    the reservoir and the optional dose window of each drug, keyed by lower-case name."""
+    drugs: dict[str, DrugEntry] = {}
+    for dname, dt in drugs_t.items():
+        if not isinstance(dt, dict):
+            raise ProfileError(f"drugs.{dname}: expected a table")
+        w = f"drugs.{dname}"
+        cmin = _int(dt, "min_concentration_ug_per_ml", w, 1)
+        cmax = _int(dt, "max_concentration_ug_per_ml", w, cmin)
+        soft = _int(dt, "soft_daily_limit_ug", w, 1)
+        hard = _int(dt, "hard_daily_limit_ug", w, soft)
+        stability = _int(dt, "stability_days", w, 1) if "stability_days" in dt else 0
+        hours = _int(dt, "window_hours", w, 0, 12) if "window_hours" in dt else 0
+        per_window = _int(dt, "window_limit_ug", w, 0) if "window_limit_ug" in dt else 0
+        drugs[dname.lower()] = DrugEntry(dname.lower(), cmin, cmax, soft, hard, stability,
+                                         hours, per_window)
+    if not drugs:
+        raise ProfileError("drugs: the drug library is empty")
+    return drugs
+
+
 def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
     """Validate a parsed TOML document and build a :class:`Profile`."""
     name = doc.get("name")
@@ -212,22 +234,7 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
     rmin = _int(rate, "min_nl_per_day", "rate", 1)
     rmax = _int(rate, "max_nl_per_day", "rate", rmin)
     battery = _battery(bat)
-    drugs: dict[str, DrugEntry] = {}
-    for dname, dt in drugs_t.items():
-        if not isinstance(dt, dict):
-            raise ProfileError(f"drugs.{dname}: expected a table")
-        w = f"drugs.{dname}"
-        cmin = _int(dt, "min_concentration_ug_per_ml", w, 1)
-        cmax = _int(dt, "max_concentration_ug_per_ml", w, cmin)
-        soft = _int(dt, "soft_daily_limit_ug", w, 1)
-        hard = _int(dt, "hard_daily_limit_ug", w, soft)
-        stability = _int(dt, "stability_days", w, 1) if "stability_days" in dt else 0
-        hours = _int(dt, "window_hours", w, 0, 12) if "window_hours" in dt else 0
-        per_window = _int(dt, "window_limit_ug", w, 0) if "window_limit_ug" in dt else 0
-        drugs[dname.lower()] = DrugEntry(dname.lower(), cmin, cmax, soft, hard, stability,
-                                         hours, per_window)
-    if not drugs:
-        raise ProfileError("drugs: the drug library is empty")
+    drugs = _drug_library(drugs_t)
     pmin_d = _int(pb, "min_duration_ms", "patient_bolus", 1)
     pmin_l = _int(pb, "min_lockout_ms", "patient_bolus", 1)
     pmin_dose = _int(pb, "min_dose_ug", "patient_bolus", 1)
