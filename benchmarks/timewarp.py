@@ -31,6 +31,7 @@ import cProfile
 import json
 import pstats
 import time
+from typing import Any
 
 from firmware_sim import DAY_MS, Pump, Schedule, Storage, load_profile
 
@@ -103,6 +104,44 @@ def commit_share(mechanism: bool) -> tuple[int, float, float]:
     return spent[0], spent[1], time.perf_counter() - t0
 
 
+def year_runs(repeat: int, mechanism: bool, prof: cProfile.Profile | None
+              ) -> tuple[list[float], Any, int]:
+    """The year run ``repeat`` times on fresh pumps (the first one profiled with ``prof``):
+    (wall seconds of each run, the final status, segments); every run must end in the same
+    state, with its volumes and the truth ledger conserved."""
+    runs: list[float] = []
+    final = None
+    segments = 0
+    for i in range(repeat):
+        pump = make_pump(mechanism)
+        t0 = time.perf_counter()
+        if prof and i == 0:
+            prof.enable()
+        run_days(pump, 365, truth=mechanism)
+        if prof and i == 0:
+            prof.disable()
+        runs.append(time.perf_counter() - t0)
+        st = pump.status()
+        assert st.filled_nl == st.delivered_nl + st.reservoir_nl + st.withdrawn_nl
+        tr = pump.truth()
+        assert tr.filled_nl == tr.patient_nl + tr.leaked_nl + tr.reservoir_nl + tr.withdrawn_nl
+        assert final is None or st == final, "runs of the same scenario differ"
+        final, segments = st, pump.segments
+    return runs, final, segments
+
+
+def integration_only() -> float:
+    """Wall seconds of a year with no patient requests: a refill every 30 days, one
+    ``advance_to`` per refill interval."""
+    qp = make_pump()
+    t0 = time.perf_counter()
+    for day in range(30, 365, 30):
+        qp.advance_to(day * DAY_MS)
+        refill(qp)
+    qp.advance_to(365 * DAY_MS)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     """Run both measurements and print the figures."""
     ap = argparse.ArgumentParser(description="event-driven vs tick-loop time warp")
@@ -116,38 +155,10 @@ def main() -> None:
         ap.error("--repeat must be >= 1")
 
     prof = cProfile.Profile() if args.profile else None
-    runs: list[float] = []
-    final = None
-    for i in range(args.repeat):
-        pump = make_pump(args.mechanism)
-        t0 = time.perf_counter()
-        if prof and i == 0:
-            prof.enable()
-        run_days(pump, 365, truth=args.mechanism)
-        if prof and i == 0:
-            prof.disable()
-        runs.append(time.perf_counter() - t0)
-        st = pump.status()
-        assert st.filled_nl == st.delivered_nl + st.reservoir_nl + st.withdrawn_nl
-        tr = pump.truth()
-        assert tr.filled_nl == tr.patient_nl + tr.leaked_nl + tr.reservoir_nl + tr.withdrawn_nl
-        assert final is None or st == final, "runs of the same scenario differ"
-        final = st
-    assert final is not None
+    runs, st, events = year_runs(args.repeat, args.mechanism, prof)
     year_s = min(runs)
-    events = pump.segments
-    st = final
 
-    quiet = []
-    for _ in range(args.repeat):
-        qp = make_pump()
-        t0 = time.perf_counter()
-        for day in range(30, 365, 30):
-            qp.advance_to(day * DAY_MS)
-            refill(qp)
-        qp.advance_to(365 * DAY_MS)
-        quiet.append(time.perf_counter() - t0)
-    quiet_s = min(quiet)
+    quiet_s = min(integration_only() for _ in range(args.repeat))
 
     tick_pump = make_pump(args.mechanism)
     t0 = time.perf_counter()

@@ -172,6 +172,12 @@ class PersistenceMixin(PumpCore):
             raise ValueError("refill phase")
         if not isinstance(self.resume_infusing, bool):
             raise ValueError("resume flag")
+        self._check_restored_histories()
+
+    def _check_restored_histories(self) -> None:
+        """Raise ValueError unless the restored bolus, history, epoch and patient-bolus records
+        are well formed and match the state."""
+        p = self.profile
         bol = self.bolus
         if (bol is not None) != (self.state is S.BOLUS):
             raise ValueError("bolus does not match the state")
