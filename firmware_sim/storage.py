@@ -18,6 +18,7 @@ created in its place; the pump reads ``fault`` and starts STOPPED with the MEMOR
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -37,25 +38,21 @@ _TABLES = {"meta", "state", "events"}
 to_json = json.JSONEncoder(check_circular=False).encode
 
 
-def _schema(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+def _schema(conn: sqlite3.Connection) -> tuple[tuple[Any, ...], ...]:
     """Every row of the schema table, in a fixed order."""
-    return conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
-                        "ORDER BY type, name").fetchall()
+    return tuple(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                                 "ORDER BY type, name"))
 
 
-_EXPECTED_SCHEMA: list[tuple[Any, ...]] = []
-
-
-def _expected_schema() -> list[tuple[Any, ...]]:
+@functools.cache
+def _expected_schema() -> tuple[tuple[Any, ...], ...]:
     """The schema rows of a store as :meth:`Storage._create` writes it (computed once)."""
-    if not _EXPECTED_SCHEMA:
-        conn = sqlite3.connect(":memory:", isolation_level=None)
-        try:
-            Storage._create(conn)
-            _EXPECTED_SCHEMA.extend(_schema(conn))
-        finally:
-            conn.close()
-    return _EXPECTED_SCHEMA
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        Storage._create(conn)
+        return _schema(conn)
+    finally:
+        conn.close()
 
 
 @dataclass(frozen=True)
