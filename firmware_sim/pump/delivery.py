@@ -98,6 +98,12 @@ class DeliveryMixin(PumpCore):
 
     def _segment(self, target: int) -> None:
         t0 = self.t_ms
+        st = self.machine.state
+        if st == "INFUSING" or st == "BOLUS":
+            # the day's delivered counter restarts at midnight: a delivering run stops there
+            # (the integration carries its remainder, so the split changes no volume; while
+            # nothing flows the counter cannot change, and the look-ahead never stops there)
+            target = min(target, next_midnight_run_ms(t0, self.wall_offset_ms))
         dt, vol, rem, counted = self._plan_segment(self.t_ms, target, self.reservoir_nl,
                                                    self.delivered_nl, self.basal_rem,
                                                    self.path_old_nl, self._window_counted_pg())
@@ -163,12 +169,11 @@ class DeliveryMixin(PumpCore):
         """The next segment from run time ``t`` (at most to ``target``) with the given moving
         quantities and the pump's other state: (duration ms >= 1, volume nL before the reservoir
         cap, basal remainder after it, volume the dose window counts). It ends at the first
-        crossing of a threshold row, at the next wall-clock midnight (the delivered counter of
-        the day restarts there) or at ``target``. Pure: changes nothing."""
+        crossing of a threshold row or at ``target`` (:meth:`_segment` passes the next
+        wall-clock midnight as the target of a delivering run). Pure: changes nothing."""
         st = self.machine.state
         delivering = st == "INFUSING" or st == "BOLUS"
-        # while nothing flows the day's counter cannot change: no need to stop at midnight
-        end = min(target, next_midnight_run_ms(t, self.wall_offset_ms)) if delivering else target
+        end = target
         armed: list[tuple[Measure, int]] = []
         for row in THRESHOLDS:
             d = row.distance(self, t, reservoir_nl, delivered_nl, path_old_nl,  # type: ignore[arg-type]
