@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from .enums import Alarm
 from .errors import ProfileError
 from .mechanism import MechanismSpec, MechanismSpecError, parse_mechanism
 
@@ -148,8 +149,7 @@ def _battery(bat: Mapping[str, Any]) -> dict[str, int]:
             "battery_high_volume_nl_per_day": volume}
 
 
-ALARM_NAMES = ("LOW_RESERVOIR", "EMPTY_RESERVOIR", "REFILL_DUE", "BATTERY_ERI", "END_OF_SERVICE",
-               "MOTOR_STALL", "MEMORY_ERROR", "REFILL_DISCREPANCY", "REDUCED_BATTERY")
+ALARM_NAMES = tuple(a.name for a in Alarm)
 
 
 def _alarms_and_clock(doc: Mapping[str, Any]) -> dict[str, Any]:

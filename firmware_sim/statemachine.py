@@ -43,7 +43,6 @@ from __future__ import annotations
 from typing import Any
 
 from transitions import Machine, MachineError
-from transitions.extensions.diagrams import HierarchicalGraphMachine
 
 from .enums import Alarm, TherapyState
 
@@ -158,15 +157,7 @@ def _path(*parts: str) -> str:
     return SEP.join(parts)
 
 
-class _State(HierarchicalGraphMachine.state_cls):  # type: ignore[name-defined, misc]
-    separator = SEP
-
-
-class _PumpMachine(HierarchicalGraphMachine):
-    state_cls = _State
-
-
-def pump_machine(model: Any = None) -> HierarchicalGraphMachine:
+def pump_machine(model: Any = None) -> Any:
     """The whole machine: ``pump`` with the parallel regions ``therapy`` (the transitions of
     :data:`TRANSITIONS`) and ``alarms`` (one parallel sub-region per :class:`Alarm`)."""
     therapy = {"name": "therapy", "children": [s.name for s in S], "initial": "STOPPED"}
@@ -184,6 +175,15 @@ def pump_machine(model: Any = None) -> HierarchicalGraphMachine:
             transitions.append({**t, "source": [_path("pump", "alarms", a.name, x) for x in src],
                                 "dest": _path("pump", "alarms", a.name, t["dest"])})
     holder = model if model is not None else _ConditionModel()
+    # the diagram extension is imported here, not at start-up: only documents and tests draw
+    from transitions.extensions.diagrams import HierarchicalGraphMachine
+
+    class _State(HierarchicalGraphMachine.state_cls):  # type: ignore[name-defined, misc]
+        separator = SEP
+
+    class _PumpMachine(HierarchicalGraphMachine):
+        state_cls = _State
+
     return _PumpMachine(model=holder, states=[{"name": "pump", "parallel": [therapy, alarms]}],
                         transitions=transitions, initial="pump", auto_transitions=False,
                         graph_engine="mermaid", show_conditions=True,

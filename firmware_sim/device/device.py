@@ -57,7 +57,7 @@ from .handlers import Dispatcher, Refusal
 from .refusal_log import RefusalLog
 from .recovery import raise_memory_error, reload_committed
 from .refusals import RefusalRecords
-from .serving import READ_CHUNK, LinkServing  # noqa: F401 - READ_CHUNK kept importable here
+from .serving import LinkServing
 from .stats import DeviceStats
 
 log = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ class Device(LinkServing):
         self.stats.frames += 1
         if self.log_frames:
             frame_log.info("rx %s", describe(frame))
-        decision = self.layer.receive(frame, self._now_ms(), self._sender())
+        decision = self.layer.receive(frame, self._now_ms(), self.sender)
         if decision is None:
             self.refusals.record(f"ignored {frame.kind.name}", f"ignored {frame.kind.name} frame "
                                  f"{frame.name} seq={frame.seq}", logging.INFO)
@@ -369,11 +369,6 @@ class Device(LinkServing):
 
     def _now_ms(self) -> int:
         return int(self._mono() * 1000)
-
-    def _sender(self) -> int:
-        """The sender of this device's host for the back-off accounts (PROTOCOL.md section 4):
-        0 on a point-to-point line; a pump serving several hosts numbers them."""
-        return self.sender
 
     @staticmethod
     def _is_request_type(msg_type: int) -> bool:

@@ -376,7 +376,7 @@ class Dispatcher:
     def alarm_test(self, f: Fields) -> Response:
         """Sound both alarm tones once (logged as ALARM_TEST)."""
         self.pump.alarm_test()
-        return MT.ACK, {"request_type": int(MT.ALARM_TEST)}
+        return MT.ACK, self.ack_fields(MT.ALARM_TEST)
 
     def ack_alarm(self, f: Fields) -> Response:
         """Acknowledge an active alarm (INVALID_FIELD for an unknown alarm id)."""
