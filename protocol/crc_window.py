@@ -34,15 +34,6 @@ _SMALL = [_shift_table(b) for b in range(_MARK)]
 _BIG = [_shift_table(_MARK * a) for a in range(_MAX_WINDOW // _MARK + 1)]
 
 
-def shift(value: int, nbytes: int) -> int:
-    """CRC register ``value`` after ``nbytes`` zero bytes (0 <= nbytes <= 2048)."""
-    a, b = divmod(nbytes, _MARK)
-    hi, lo = _SMALL[b]
-    value = hi[value >> 8] ^ lo[value & 0xFF]
-    hi, lo = _BIG[a]
-    return hi[value >> 8] ^ lo[value & 0xFF]
-
-
 class WindowCrc:
     """CRC-16/CCITT-FALSE (init 0xFFFF) of ``buf[i:j]`` for any ``j - i <= 2048`` in O(1)
     (amortised: the 64-byte marks are computed once, as far into ``buf`` as asked)."""

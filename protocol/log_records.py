@@ -156,8 +156,6 @@ def encode_record(kind: str, details: Mapping[str, Any],
     for field, slot in layout.slots():
         if slot.key == "drug":
             value: Any = drug_index(str(details.get("drug_name", "")))
-        elif slot.key == "max_per_24h" and details.get("enabled") is False:
-            value = 0
         else:
             value = details.get(slot.key, 0)
         out[field] = min(_number(value, slot), U16) if field == "subject" else _number(value, slot)

@@ -39,7 +39,6 @@ from .messages_service import (  # noqa: F401 - re-exported
     Ack, Ack10, AckAlarm, AlarmEvent, AlarmList, AlarmTest, Clock, GetAlarms, GetClock,
     InjectFault, LogPage, LogPage10, Nak, ReadLog, SetClock, SetTelemetry, StatusPush)
 from .messages_device import DeviceLimits, GetDeviceLimits  # noqa: F401 - re-exported
-from .messages_base import _array, _text  # noqa: F401 - re-exported
 from .messages_codecs import ArrayCodec, FlatCodec  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
