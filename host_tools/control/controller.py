@@ -42,7 +42,7 @@ class Controller:
 
     # ------------------------------------------------------------------ reading
     def status(self) -> dict[str, Any]:
-        """Pump status, truth ledger (or None), link statistics, clock, faults in force."""
+        """Pump status, truth ledger, link statistics, clock, faults in force."""
         host = self.host
         with host.locked() as pump:
             pump.tick(commit=False)  # the pump at its clock's now; the device commits it

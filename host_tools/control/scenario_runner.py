@@ -29,11 +29,7 @@ def _withdraw_nl(controller: Controller, how: Any) -> int:
         controller.host.device.run_pending()
         if how == "estimate":
             return pump.reservoir_nl
-        ledger = snapshot.truth(pump)
-    if not ledger or not isinstance(ledger.get("reservoir_nl"), int):
-        raise conflict("withdraw: truth needs the model's truth ledger (reservoir_nl), "
-                       "which this pump does not keep")
-    return ledger["reservoir_nl"]
+        return pump.truth().reservoir_nl
 
 
 def _refill(controller: Controller, args: dict[str, Any]) -> str:

@@ -64,20 +64,10 @@ def pump_status(pump: Pump) -> dict[str, Any]:
     return out
 
 
-def truth(pump: Pump) -> dict[str, Any] | None:
-    """The mechanism's truth ledger where the model offers a reading of it now (what really
-    reached the patient, leaked, remains, in nL), else None."""
-    for name in ("truth", "truth_reading", "truth_now", "truth_ledger"):
-        attr = getattr(pump, name, None)
-        if attr is None:
-            continue
-        value = attr() if callable(attr) else attr
-        if value is None or callable(getattr(value, "at", None)):
-            continue  # a ledger that needs arguments to be read is not a reading
-        result = plain(value)
-        if isinstance(result, dict):
-            return result
-    return None
+def truth(pump: Pump) -> dict[str, Any]:
+    """The mechanism's truth ledger now: what really reached the patient, leaked, remains and
+    was withdrawn (nL)."""
+    return plain(pump.truth())
 
 
 def link_stats(device: Device) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import click
 from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from host_tools.pumpctl.common import (Connection, NotReady, console, json_option, pass_conn,
-                                       print_json, quantity, warn)
+                                       WIRE_MAX, print_json, quantity, warn)
 from host_tools.pumpctl.ranges import device_limits
 from host_tools.pumpctl.therapy import drug_entry
 from host_tools.records import DeviceLimits, DrugLibraryEntry
@@ -40,7 +40,6 @@ def discrepancy_limit_nl(expected_nl: int, min_nl: int, percent: int) -> int:
     return max(min_nl, expected_nl * percent // 100)
 
 
-WIRE_MAX = 0xFFFF_FFFF  # the refill messages carry u32 fields
 
 
 def _bounded(parser: Callable[[str], int], low: int, high: int, what: str,
