@@ -234,7 +234,8 @@ class DeliveryMixin(PumpCore):
             return bol["start_ms"] + bol["duration_ms"]
         rate = 0
         if self.compiled is not None and self.resume_infusing:
-            rate = self.compiled.lookup(self.wall_ms)[1] * bol["num"] // bol["den"]
+            rate = self._bridge_rate(self.compiled.lookup(self.wall_ms)[1], bol["num"],
+                                     bol["den"])
         need = self.path_old_nl * DAY_MS - self.basal_rem
         if rate <= 0 or need <= 0:
             return self.t_ms

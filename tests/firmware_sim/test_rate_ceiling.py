@@ -98,6 +98,7 @@ def test_bridge_after_refill_from_half_to_fifty_mg_per_ml_is_capped_and_lengthen
     end = pump.next_event_ms()
     # the bridge lasts as long as the dead volume needs at the capped rate (15 min, not 6)
     assert end is not None and end - t0 == -(-dead * DAY_MS // cap)
+    assert pump.status().bolus.end_ms == end  # the reported end is the capped bridge's end
     pump.advance_to(end)
     assert pump.delivered_nl - d0 == dead
     assert pump.status().bolus is None and pump.state is TherapyState.INFUSING
