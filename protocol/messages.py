@@ -191,8 +191,9 @@ def decode_any_version(msg_type: int, payload: bytes) -> dict[str, Any]:
         if legacy is None:
             raise
         try:
-            fields = to_plain(legacy.parse(payload))
-            exact = len(legacy.build(fields)) == len(payload)
+            stream = io.BytesIO(payload)
+            fields = to_plain(legacy.parse_stream(stream))
+            exact = stream.tell() == len(payload)
         except Exception:  # noqa: BLE001 - any parse error: not the 1.0 layout either
             exact = False
         if exact:

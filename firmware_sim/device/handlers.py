@@ -22,6 +22,7 @@ from typing import Any, Callable
 from firmware_sim.enums import Alarm, BolusKind, RejectCode, TherapyState, Weekday
 from firmware_sim.errors import Rejected
 from firmware_sim.pump import Pump
+from firmware_sim.pump.persistence import MAX_CLOCK_MS
 from firmware_sim.schedule import Plan, Schedule, Step, weekday_of
 from firmware_sim.status import PatientBolusConfig
 from firmware_sim.storage import Event
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 Fields = dict[str, Any]
 Response = tuple[MT, Fields | None]
 NO_STEP = 0xFF
-MAX_WALL_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999
 MEASURE_WITHDRAWN = 0xFFFF_FFFF  # REFILL_WITHDRAWN: the emulator measures the true volume
 
 
@@ -454,7 +454,7 @@ class Dispatcher:
 
     def set_clock(self, f: Fields) -> Response:
         """Set the wall clock; beyond the year 9999 is CLOCK_OUT_OF_RANGE (wall_ms)."""
-        if f["wall_ms"] > MAX_WALL_MS:
+        if f["wall_ms"] > MAX_CLOCK_MS:
             raise Refusal(NakCode.CLOCK_OUT_OF_RANGE, "wall_ms")
         self.pump.set_time(f["wall_ms"])
         return MT.ACK, self.ack_fields(MT.SET_CLOCK)
