@@ -55,14 +55,19 @@ def parse_keys(doc: Mapping[str, object]) -> dict[Role, bytes]:
             raise KeyFileError(f"keys.{name}: unknown role (clinician, patient)") from None
         if not isinstance(value, str):
             raise KeyFileError(f"keys.{name}: must be a hex string")
-        try:
-            key = bytes.fromhex(value)
-        except ValueError:
-            raise KeyFileError(f"keys.{name}: not valid hex") from None
-        if not MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES:
-            raise KeyFileError(f"keys.{name}: {len(key)} bytes, need {MIN_KEY_BYTES}..{MAX_KEY_BYTES}")
-        keys[role] = key
+        keys[role] = _key_from_hex(value, f"keys.{name}")
     return keys
+
+
+def _key_from_hex(text: str, where: str) -> bytes:
+    """The key written as hex in ``text`` (16..64 bytes); KeyFileError naming ``where``."""
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise KeyFileError(f"{where}: not valid hex") from None
+    if not MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES:
+        raise KeyFileError(f"{where}: {len(key)} bytes, need {MIN_KEY_BYTES}..{MAX_KEY_BYTES}")
+    return key
 
 
 def check_private(path: str | os.PathLike[str]) -> None:
@@ -88,13 +93,7 @@ def load_key_file(path: str | os.PathLike[str]) -> bytes:
             text = fh.read(4 * MAX_KEY_BYTES + 2).strip()
     except (OSError, ValueError) as exc:
         raise KeyFileError(f"{path}: {exc}") from None
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        raise KeyFileError(f"{path}: not a hex key") from None
-    if not MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES:
-        raise KeyFileError(f"{path}: {len(key)} bytes, need {MIN_KEY_BYTES}..{MAX_KEY_BYTES}")
-    return key
+    return _key_from_hex(text, str(path))
 
 
 def load_keys(path: str | os.PathLike[str]) -> dict[Role, bytes]:
