@@ -67,6 +67,11 @@ def nak_fields(code: NakCode, request_type: int, detail: str,
             "detail": truncate_utf8(detail, MAX_TEXT["detail"])}
 
 
+def _minor_of(fields: Mapping[str, Any]) -> int:
+    """The minor version both ends speak: the one the host declared, at most this pump's."""
+    return min(int(fields.get("protocol_minor", 0)), PROTOCOL_MINOR)
+
+
 class PumpSessionLayer:
     """Pump end of the session layer (see the module documentation).
 
@@ -86,7 +91,6 @@ class PumpSessionLayer:
         self.on_refusal = on_refusal
         self.stats = stats if stats is not None else LayerStats()
         self.session: PumpSession | None = None
-        self.protocol_minor = 0  # minor version of the established session (0 = 1.0 layouts)
         self._accepted_proof = b""
         self._accepted_reply = b""
 
@@ -105,7 +109,7 @@ class PumpSessionLayer:
         whose answer cannot be encoded is answered with NAK INTERNAL_ERROR instead."""
         sess = self._require_session(frame)
         try:
-            data = sess.respond(frame, msg_type, fields, minor=self.protocol_minor)
+            data = sess.respond(frame, msg_type, fields, minor=sess.protocol_minor)
         except ProtocolError as exc:
             log.error("cannot encode the answer to %s: %s", frame.name, exc)
             return self.refuse(frame, NakCode.INTERNAL_ERROR, "response encoding")
@@ -123,7 +127,12 @@ class PumpSessionLayer:
         """Tagged event frame of the established session (None without a session)."""
         if self.session is None:
             return None
-        return self.session.event(msg_type, fields, minor=self.protocol_minor)
+        return self.session.event(msg_type, fields, minor=self.session.protocol_minor)
+
+    @property
+    def protocol_minor(self) -> int:
+        """Minor version of the established session (0 without one: 1.0 layouts)."""
+        return self.session.protocol_minor if self.session is not None else 0
 
     def drop(self) -> None:
         """Forget the session and every pending handshake (a new host on the link)."""
@@ -166,7 +175,7 @@ class PumpSessionLayer:
             return self._untagged_nak(frame, frame.error.code, frame.error.detail)
         assert frame.fields is not None
         if mt == MT.IDENTIFY:  # answered in the layout of the minor version the host sent
-            minor = min(int(frame.fields.get("protocol_minor", 0)), PROTOCOL_MINOR)
+            minor = _minor_of(frame.fields)
             payload = encode_payload(MT.IDENTITY, self.identity(frame.fields), minor)
             return Reply(encode_frame(MT.IDENTITY, payload, frame.seq, FrameKind.RESPONSE))
         if mt == MT.SESSION_OPEN:
@@ -185,7 +194,7 @@ class PumpSessionLayer:
             session = PumpSession.open(frame.fields, self.keys)
         except ProtocolError as exc:  # a role without a key: nothing was guessed
             return self._untagged_nak(frame, exc.code, exc.detail, exc.retry_after_ms)
-        session.protocol_minor = min(int(frame.fields.get("protocol_minor", 0)), PROTOCOL_MINOR)
+        session.protocol_minor = _minor_of(frame.fields)
         answer = encode_frame(MT.SESSION_CHALLENGE, session.challenge_fields(), frame.seq,
                               FrameKind.RESPONSE)
         self.pool.add(Pending(session, now_ms, sender, frame.raw, answer), now_ms)
@@ -219,7 +228,6 @@ class PumpSessionLayer:
         if self.session is not None:
             log.info("session 0x%08X replaced", self.session.session_id)
         self.session = pending.session
-        self.protocol_minor = pending.session.protocol_minor
         self._accepted_proof = frame.raw
         self._accepted_reply = encode_frame(MT.SESSION_ACCEPTED, accepted, frame.seq,
                                             FrameKind.RESPONSE)
