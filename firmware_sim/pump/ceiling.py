@@ -28,13 +28,11 @@ from .core import PG_PER_UG, PumpCore
 class RateCeilingMixin(PumpCore):
     """Checks of every delivery's rate against the profile's maximum rate."""
 
-    def _basal_ceiling_nl_per_day(self, compiled: CompiledSchedule | None = None,
-                                  running: bool | None = None) -> int:
+    def _basal_ceiling_nl_per_day(self) -> int:
         """The highest basal rate (nL/day) the therapy can run under a bolus: the schedule's
         highest step when therapy runs (or would run), else 0."""
-        compiled = self.compiled if compiled is None else compiled
-        running = self.resume_infusing if running is None else running
-        return compiled.max_rate_nl_per_day if running and compiled is not None else 0
+        compiled = self.compiled
+        return compiled.max_rate_nl_per_day if self.resume_infusing and compiled is not None else 0
 
     def _check_bolus_rate(self, volume_nl: int, duration_ms: int, max_duration_ms: int,
                           volume_field: str) -> None:
