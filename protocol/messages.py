@@ -131,9 +131,6 @@ LEGACY_1_0: dict[MT, Construct] = {
 # Requests whose 1.1 layout declares the sender's minor version: without it they are 1.0.
 DECLARES_MINOR = frozenset({MT.IDENTIFY, MT.SESSION_OPEN})
 
-# 1.1 fields a sender may leave out: they are encoded with these values.
-OPTIONAL_1_1: dict[MT, dict[str, Any]] = {MT.ACK: {"warnings": 0}}
-
 
 # Fast codecs: flat fixed-size payloads (their length is checked before use) and flat records
 # in one counted array (count and exact length checked before use); the rest are parsed by the
@@ -152,8 +149,10 @@ _EMPTY_FIELDS: dict[str, Any] = {}
 
 
 # Fields a sender may leave out when encoding (the value sent then): INJECT_FAULT's action and
-# value came after its fault field, so {"fault": MOTOR_STALL} still builds the RAISE it meant.
-ENCODE_DEFAULTS: dict[MT, dict[str, Any]] = {MT.INJECT_FAULT: {"action": 0, "value": 0}}
+# value came after its fault field, so {"fault": MOTOR_STALL} still builds the RAISE it meant;
+# the ACK's warnings byte came with 1.1.
+ENCODE_DEFAULTS: dict[MT, dict[str, Any]] = {MT.INJECT_FAULT: {"action": 0, "value": 0},
+                                             MT.ACK: {"warnings": 0}}
 
 
 def spec(msg_type: int) -> MessageSpec:
@@ -262,9 +261,9 @@ def encode_payload(msg_type: int, fields: Mapping[str, Any] | None = None,
         return b""
     if fields is None:
         raise ProtocolError(NakCode.INVALID_FIELD, f"{s.msg_type.name}: fields required")
-    for defaults in (ENCODE_DEFAULTS.get(s.msg_type), OPTIONAL_1_1.get(s.msg_type)):
-        if defaults is not None:
-            fields = {**defaults, **fields}
+    defaults = ENCODE_DEFAULTS.get(s.msg_type)
+    if defaults is not None:
+        fields = {**defaults, **fields}
     try:
         codec = FLAT.get(s.msg_type) or ARRAY.get(s.msg_type)
         if codec is not None:
