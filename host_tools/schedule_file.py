@@ -106,20 +106,24 @@ def weekday_name(weekday: int) -> str:
     return "every day" if weekday == EVERY_DAY else WEEKDAYS[weekday]
 
 
-def load_schedule_file(path: str | Path, concentration_ug_per_ml: int | None = None) -> list[SchedulePlan]:
+def load_schedule_file(path: str | Path, concentration_ug_per_ml: int | None = None, *,
+                       placeholder_concentration: bool = False) -> list[SchedulePlan]:
     """Read a YAML (``.yaml``/``.yml``) or CSV (``.csv``) schedule file into plans, every-day plan first.
 
     ``concentration_ug_per_ml`` (the pump's) converts dose columns to rates; a file that declares
     another concentration is refused at that line rather than converted with the wrong one.
+    ``placeholder_concentration``: see :func:`check_schedule_file`.
     Raises :class:`ScheduleFileError` naming the line and field of the first problem found.
     """
     path = Path(path)
     text = read_schedule_text(path)
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        return parse_yaml_schedule(text, str(path), concentration_ug_per_ml)
+        return parse_yaml_schedule(text, str(path), concentration_ug_per_ml,
+                                   placeholder_concentration=placeholder_concentration)
     if suffix == ".csv":
-        return parse_csv_schedule(text, str(path), concentration_ug_per_ml)
+        return parse_csv_schedule(text, str(path), concentration_ug_per_ml,
+                                  placeholder_concentration=placeholder_concentration)
     raise ScheduleFileError(str(path), None, "file", f"unknown schedule format {suffix!r} (use .yaml, .yml or .csv)")
 
 
@@ -128,14 +132,7 @@ def check_schedule_file(path: str | Path) -> list[SchedulePlan]:
     encoding, syntax, structure and every value. Dose steps, which need the pump's concentration,
     are converted with a placeholder concentration (1 ug/mL) unless the file declares its own, so
     their rates are not meaningful; call :func:`load_schedule_file` for the real plans."""
-    plans_path = Path(path)
-    text = read_schedule_text(plans_path)
-    suffix = plans_path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        return parse_yaml_schedule(text, str(plans_path), None, placeholder_concentration=True)
-    if suffix == ".csv":
-        return parse_csv_schedule(text, str(plans_path), None, placeholder_concentration=True)
-    raise ScheduleFileError(str(plans_path), None, "file", f"unknown schedule format {suffix!r} (use .yaml, .yml or .csv)")
+    return load_schedule_file(path, placeholder_concentration=True)
 
 
 def read_schedule_text(path: Path) -> str:
