@@ -11,6 +11,7 @@ most 63 bytes and four table lookups, whatever its length.
 from __future__ import annotations
 
 import binascii
+import functools
 
 _crc_hqx = binascii.crc_hqx
 _MARK = 64
@@ -30,19 +31,27 @@ def _shift_table(nbytes: int) -> tuple[list[int], list[int]]:
     return hi, lo
 
 
-_SMALL = [_shift_table(b) for b in range(_MARK)]
-_BIG = [_shift_table(_MARK * a) for a in range(_MAX_WINDOW // _MARK + 1)]
+_Tables = list[tuple[list[int], list[int]]]
+
+
+@functools.cache
+def _tables() -> tuple[_Tables, _Tables]:
+    """The shift tables for 0..63 bytes and for multiples of 64 bytes, built on the first
+    resynchronisation rather than at import (they take about 10 ms)."""
+    return ([_shift_table(b) for b in range(_MARK)],
+            [_shift_table(_MARK * a) for a in range(_MAX_WINDOW // _MARK + 1)])
 
 
 class WindowCrc:
     """CRC-16/CCITT-FALSE (init 0xFFFF) of ``buf[i:j]`` for any ``j - i <= 2048`` in O(1)
     (amortised: the 64-byte marks are computed once, as far into ``buf`` as asked)."""
 
-    __slots__ = ("_buf", "_marks")
+    __slots__ = ("_buf", "_marks", "_small", "_big")
 
     def __init__(self, buf: bytes) -> None:
         self._buf = buf
         self._marks = [0]
+        self._small, self._big = _tables()
 
     def _mark(self, k: int) -> int:
         marks, buf = self._marks, self._buf
@@ -59,7 +68,7 @@ class WindowCrc:
         zi = _crc_hqx(buf[ki << 6:i], marks[ki]) ^ 0xFFFF
         zj = _crc_hqx(buf[kj << 6:j], mj)
         a, b = divmod(j - i, _MARK)
-        hi, lo = _SMALL[b]
+        hi, lo = self._small[b]
         v = hi[zi >> 8] ^ lo[zi & 0xFF]
-        hi, lo = _BIG[a]
+        hi, lo = self._big[a]
         return zj ^ hi[v >> 8] ^ lo[v & 0xFF]
