@@ -17,6 +17,10 @@ Measures (all integers, counted from the start of a segment):
 - ``COUNTED``: nL counted by the dose window (basal and patient boluses, not clinician,
   priming or bridge boluses; see :mod:`firmware_sim.pump.windows`).
 
+The ``old_drug_out`` row logs nothing: it ends a segment where the old drug of a concentration
+change leaves the catheter while a dose window counts, because the window counts each segment at
+the concentration in force at its start (so the count does not depend on how the clock moved).
+
 A row's ``distance(pump, t, reservoir_nl, delivered_nl, path_old_nl, window_pg)`` gives how much of its
 measure remains before the crossing at run time ``t`` with those moving quantities (the rest of
 the state as it is now): None when the row is not armed, <= 0 when the condition holds already.
@@ -118,6 +122,17 @@ def _window_end(p: "Pump", t: int, res: int, deliv: int, path: int,
     return None if win is None else win[0] + p._window_ms() - t
 
 
+def _old_drug_out(p: "Pump", t: int, res: int, deliv: int, path: int,
+                  counted: int) -> int | None:
+    """nL until the old drug of a concentration change has left the catheter, while a dose
+    window counts it at its higher concentration: the count's concentration changes there, so a
+    segment ends there (nothing is logged)."""
+    if path > 0 and p.dose_window is not None and _delivering(p) \
+            and p.path_old_conc > (p.concentration_ug_per_ml or 0):
+        return path
+    return None
+
+
 def _battery(alarm: Alarm, level: Callable[["Pump"], int | None]) -> Distance:
     def distance(p: "Pump", t: int, res: int, deliv: int, path: int,
                     counted: int) -> int | None:
@@ -138,6 +153,7 @@ THRESHOLDS: tuple[Threshold, ...] = (
     Threshold("dose_window_end", Measure.TIME, _window_end, lambda p: p._on_window_end()),
     Threshold("dose_window_limit", Measure.COUNTED, _window_limit,
               lambda p: p._on_window_limit()),
+    Threshold("old_drug_out", Measure.VOLUME, _old_drug_out, lambda p: None),
     Threshold("refill_due", Measure.TIME, _refill_due,
               lambda p: p._raise_alarm(Alarm.REFILL_DUE)),
     Threshold("battery_eri", Measure.CHARGE, _battery(Alarm.BATTERY_ERI, lambda p: p._eri_level()),

@@ -114,7 +114,7 @@ def test_the_table_lists_every_row_once_with_its_measure() -> None:
         ("reservoir_empty", th.Measure.VOLUME), ("low_reservoir", th.Measure.VOLUME),
         ("bridge_end", th.Measure.VOLUME), ("bolus_end", th.Measure.TIME),
         ("dose_window_end", th.Measure.TIME), ("dose_window_limit", th.Measure.COUNTED),
-        ("refill_due", th.Measure.TIME), ("battery_eri", th.Measure.CHARGE),
+        ("old_drug_out", th.Measure.VOLUME), ("refill_due", th.Measure.TIME), ("battery_eri", th.Measure.CHARGE),
         ("reduced_battery", th.Measure.CHARGE), ("end_of_service", th.Measure.CHARGE),
         ("fault_end", th.Measure.TIME)]
     assert distance("reservoir_empty", pump()) == RES
