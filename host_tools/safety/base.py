@@ -19,13 +19,14 @@ from typing import Any, Callable
 
 from hypothesis.stateful import RuleBasedStateMachine
 
-from firmware_sim import ManualClock, Profile, load_profile
+from firmware_sim import ManualClock, Profile
 from hal.faults import FaultPlan
 from host_tools.client import PumpClient
 from host_tools.errors import ConnectionFailed, ProtocolViolation, Refused, ResponseTimeout
 from protocol import AuthLimiter, NakCode, Role
 
 from . import draws, stats
+from .device_profiles import device_profile
 from .links import SessionLink
 from .loopback import LoopbackPump
 from .oracle import DAY_MS, Limits, Oracle, Violation
@@ -50,8 +51,9 @@ MARKERS = {"set_drug": ("PROGRAM",), "set_schedule": ("PROGRAM",),
 
 @functools.lru_cache(maxsize=None)
 def _profile(name: str) -> Profile:
-    """A device profile, loaded once per process (profiles are immutable)."""
-    return load_profile(name)
+    """A device profile or a variant of one (:mod:`host_tools.safety.device_profiles`), loaded
+    once per process (profiles are immutable)."""
+    return device_profile(name)
 
 
 def _alarm_name(a: Any) -> str:
@@ -102,6 +104,7 @@ class MachineBase(RuleBasedStateMachine):
         self.raised_since_check: list[str] = []  # ALARM_RAISED logged since the last check
         self.session_checked = -1  # session of the last check (pushes are per session)
         self.inexact_steps = 0
+        self.window_events: list[tuple[str, int]] = []  # dose-window log entries (kind, ms)
         self._connect(Role.CLINICIAN, None)
         self._drain_events()
 
@@ -167,6 +170,9 @@ class MachineBase(RuleBasedStateMachine):
         self.log_index += len(evs)
         self.raised_since_check += [str(e.details.get("alarm")) for e in evs
                                     if e.kind == "ALARM_RAISED"]
+        if self.lim.windows:
+            self.window_events += [(_window_log_kind(e), e.time_ms) for e in evs
+                                   if _window_log_kind(e)]
         return evs
 
     def _sync(self) -> None:
@@ -266,6 +272,15 @@ class MachineBase(RuleBasedStateMachine):
         with self.vp.device.lock:
             return self.vp.pump.truth()
 
+
+
+def _window_log_kind(ev: Any) -> str | None:
+    """The kind of a dose-window log entry as the oracle names it (None: not one)."""
+    if ev.kind in ("DOSE_WINDOW_LIMIT", "DOSE_WINDOW_END"):
+        return ev.kind
+    if ev.kind == "BOLUS_END" and ev.details.get("outcome") == "DOSE_WINDOW_LIMIT":
+        return "BOLUS_END DOSE_WINDOW_LIMIT"
+    return None
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The invariants the safety machine checks after every step (REQUIREMENTS.md, SAF-1..13)."""
+"""The invariants the safety machine checks after every step (REQUIREMENTS.md, SAF-1..14)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,11 +8,12 @@ from hypothesis.stateful import invariant
 from host_tools.errors import ConnectionFailed, ProtocolViolation, ResponseTimeout
 
 from . import stats
-from .base import MachineBase, _alarm_name
+from .base import _alarm_name
+from .checks_windows import WindowChecks
 from .oracle import DAY_MS, Bolus, Violation
 
 
-class Checks(MachineBase):
+class Checks(WindowChecks):
     """:meth:`check`, the invariant run after every step, and its parts."""
 
     @invariant()
@@ -32,6 +33,8 @@ class Checks(MachineBase):
         if st_.filled_nl != st_.delivered_nl + st_.reservoir_nl + st_.withdrawn_nl:
             raise Violation(f"conservation: filled {st_.filled_nl} != delivered {st_.delivered_nl}"
                             f" + reservoir {st_.reservoir_nl} + withdrawn {st_.withdrawn_nl}")
+        # 14. every dose window of a windowed drug within its limit, then the keep-open rate
+        self._check_dose_window(st_)
         # 13. the truth ledger, with any mechanism fault in force
         self._check_truth()
         # 2. reservoir bounds
@@ -153,6 +156,7 @@ class Checks(MachineBase):
         # a bridge interrupted (stop, refill) stays pending in the catheter
         o.bridge_pending = snap["path_old_nl"] > 0
         o.path_old_conc = snap["path_old_conc"]
+        o.path_old_nl = snap["path_old_nl"]
 
     def _check_windows(self, st_: Any) -> None:
         o = self.oracle

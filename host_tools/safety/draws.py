@@ -16,9 +16,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from firmware_sim import load_profile
 from host_tools import strategies as ips
 
+from .device_profiles import device_profile
 from .oracle import DAY_MS, Limits
 
 HOUR_MS = 3_600_000
@@ -62,7 +62,7 @@ class ProfileDraws:
 @functools.lru_cache(maxsize=None)
 def for_profile(name: str) -> ProfileDraws:
     """The strategies of profile ``name``, built once per process."""
-    p = load_profile(name)
+    p = device_profile(name)
     lim = Limits.from_profile(p)
     cap = lim.capacity_nl
     return ProfileDraws(
@@ -99,7 +99,7 @@ def for_profile(name: str) -> ProfileDraws:
 
 @functools.lru_cache(maxsize=1024)
 def _first_steps(name: str, max_daily_nl: int) -> st.SearchStrategy[list[tuple[int, int]]]:
-    return ips.valid_steps(load_profile(name), max_steps=4, max_daily_nl=max_daily_nl)
+    return ips.valid_steps(device_profile(name), max_steps=4, max_daily_nl=max_daily_nl)
 
 
 def choose(data: st.DataObject, *options: Any, label: str | None = None) -> Any:

@@ -35,11 +35,13 @@ from .links import SessionLink
 from .rules_attacks import AttackRules
 from .rules_faults import FaultAndTimeRules
 from .rules_therapy import TherapyRules
+from .rules_windows import WindowRules
 from .oracle import DAY_MS, MINUTE_MS, Limits, Oracle, Violation
 from . import stats
 
 
-class SafetyMachine(TherapyRules, FaultAndTimeRules, AttackRules, Checks, MachineBase):
+class SafetyMachine(TherapyRules, FaultAndTimeRules, AttackRules, WindowRules, Checks,
+                    MachineBase):
     """The whole-stack safety machine (see the module documentation). Subclasses set FAULTS
     (link faults allowed), PROFILE (a device profile name) and FORCE (set-up forced:
     "patient", "start", "low fill"); add rules with ``@rule`` and invariants with
@@ -47,14 +49,19 @@ class SafetyMachine(TherapyRules, FaultAndTimeRules, AttackRules, Checks, Machin
 
 
 def make_machine(faults: bool = True, name: str = "SafetyMachine", *,
-                 only: set[str] | None = None, force: set[str] = frozenset()) -> type[SafetyMachine]:
+                 only: set[str] | None = None, force: set[str] = frozenset(),
+                 profile: str | None = None) -> type[SafetyMachine]:
     """A machine class; ``faults`` allows faulty links (drops, corruption, duplicates...).
 
     ``only`` keeps just the named rules (a focused machine with the same oracle and checks, for
     hunting one kind of bug fast); ``force`` fixes parts of the set-up ("patient": patient
     boluses configured, "start": therapy running, "low fill": a fill just above the threshold).
+    ``profile`` names the device profile (default ip20; a variant such as "ip20+windows", see
+    :mod:`host_tools.safety.device_profiles`).
     """
     attrs: dict[str, Any] = {"FAULTS": faults, "FORCE": frozenset(force)}
+    if profile is not None:
+        attrs["PROFILE"] = profile
     if only is not None:
         for attr, value in inspect.getmembers(SafetyMachine):
             if getattr(value, "hypothesis_stateful_rule", None) is not None and attr not in only:

@@ -57,9 +57,14 @@ class Oracle(OracleTime):
         self.exact = True
         self.bridge_pending = False  # a concentration change still in the catheter
         self.path_old_conc = 0
+        self.path_old_nl = 0  # old drug still in the catheter (drained by every nL delivered)
         self.notes: list[str] = []  # what the oracle could not follow exactly, for messages
         self.truth = OracleTruth()  # invariant 13: where the drug really is
         self.safe: str | None = None  # minimum-rate safe mode and why (REDUCED_BATTERY, ...)
+        self.window: list[int] | None = None  # dose window: [start run ms, counted pg]
+        self.keep_open = False  # a dose window's limit holds the pump at the keep-open rate
+        self.keep_open_at = 0
+        self.window_log: list[tuple[str, int]] = []  # predicted window log entries (kind, ms)
 
     # ------------------------------------------------------------------ programming
     def _program_defect(self, drug: str, conc: int, plan: WeekPlan | None) -> str | None:
@@ -121,6 +126,7 @@ class Oracle(OracleTime):
         self.drug = new_drug.lower() if new_drug else None
         self.conc = new_conc
         self.plan = plan
+        self.sync_window()
 
     def on_limits(self, dose_ug: int, duration_ms: int, lockout_ms: int, max_per_day: int,
                   threshold_nl: int, accepted: bool) -> None:
@@ -182,6 +188,7 @@ class Oracle(OracleTime):
             self.state = "BOLUS"
         if self.reservoir <= self.low:
             self._raise("LOW_RESERVOIR", self.t)
+        self.sync_window()
 
     def on_stop(self, accepted: bool) -> None:
         if not accepted:
@@ -194,6 +201,7 @@ class Oracle(OracleTime):
             self._finish_bolus()
         self.resume = False
         self.state = "STOPPED"
+        self.sync_window()
 
     def check_bolus_accept(self, kind: str, volume: int, duration: int) -> None:
         """Raise Violation if a clinician/priming bolus of ``volume`` could not be accepted."""
@@ -244,6 +252,8 @@ class Oracle(OracleTime):
             expect = "DAILY_MAXIMUM"
         elif self.state == "BOLUS":
             expect = "BOLUS_ACTIVE"
+        elif self.keep_open:  # a dose window's limit is reached (SAF-14)
+            expect = "HARD_DAILY_LIMIT"
         else:
             vol = self.patient_volume(cfg["dose_ug"])
             total = self.basal_window_pg() + self.recent_bolus_pg() + vol * self._limit_conc()
@@ -324,6 +334,7 @@ class Oracle(OracleTime):
         if conc != self.conc and self.delivered > 0:
             if not self.bridge_pending:
                 self.path_old_conc = self.conc or 0
+                self.path_old_nl = min(self.lim.dead_volume_nl, self.delivered)
             self.bridge_pending = True
         self.conc = conc
         self.reservoir = filled
@@ -339,6 +350,7 @@ class Oracle(OracleTime):
             self.state = "BOLUS"
         if self.reservoir <= self.low and self._delivering():
             self._raise("LOW_RESERVOIR", self.t)
+        self.sync_window()
 
     # ------------------------------------------------------------------ alarms / faults / clock
     def on_ack(self, alarm: str, accepted: bool) -> None:
@@ -371,6 +383,7 @@ class Oracle(OracleTime):
         self.refill_phase = None if self.state != "REFILL" else self.refill_phase
         self._raise("MOTOR_STALL", self.t)
         self.state = "FAULT"
+        self.sync_window()
 
     def on_memory_error(self) -> None:
         if self.bolus is not None:
@@ -383,6 +396,7 @@ class Oracle(OracleTime):
             self.resume = False
             self.state = "STOPPED"
         self._raise("MEMORY_ERROR", self.t)
+        self.sync_window()
 
     def on_battery_drain(self, end_of_service: bool, accepted: bool) -> None:
         """INJECT_FAULT BATTERY_ERI / END_OF_SERVICE: the battery drains at once to that level

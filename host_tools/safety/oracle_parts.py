@@ -9,6 +9,7 @@ from typing import Any
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
 PG_PER_UG = 1_000_000
 NL_PER_ML = 1_000_000
 DELIVERING = ("INFUSING", "BOLUS")
@@ -54,6 +55,9 @@ class Limits:
     p_max_lockout: int
     p_max_per_day: int
     drugs: dict[str, tuple[int, int, int, int]]  # name -> (cmin, cmax, soft ug, hard ug)
+    keep_open_rate: int = 0  # nL/day while a dose window's limit holds
+    # name -> (window ms, limit pg per window), for the drugs that have a dose window
+    windows: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_profile(cls, p: Any) -> "Limits":
@@ -68,7 +72,10 @@ class Limits:
                    p.patient_max_duration_ms, p.patient_min_lockout_ms, p.patient_max_lockout_ms,
                    p.patient_max_per_24h,
                    {n: (e.min_concentration_ug_per_ml, e.max_concentration_ug_per_ml,
-                        e.soft_daily_limit_ug, e.hard_daily_limit_ug) for n, e in p.drugs.items()})
+                        e.soft_daily_limit_ug, e.hard_daily_limit_ug) for n, e in p.drugs.items()},
+                   p.keep_open_nl_per_day,
+                   {n: (e.window_hours * HOUR_MS, e.window_limit_ug * PG_PER_UG)
+                    for n, e in p.drugs.items() if e.window_hours and e.window_limit_ug})
 
 
 class DayPlan:

@@ -3,17 +3,18 @@ the reservoir, the low-reservoir threshold and the battery levels are crossed, a
 the reference pump to a later run time (events at their exact millisecond)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .oracle_parts import (DAY_MS, DELIVERING, NL_PER_ML, PG_PER_UG, Bolus, WeekPlan,
                            _ceil_div)
+from .oracle_windows import OracleWindows
 
 if TYPE_CHECKING:
     from .oracle_parts import Limits
     from .truth import OracleTruth
 
 
-class OracleTime:
+class OracleTime(OracleWindows):
     """Helpers and the time arithmetic of :class:`host_tools.safety.oracle.Oracle` (which holds
     the state these methods read and write)."""
 
@@ -75,11 +76,24 @@ class OracleTime:
             v += self.bolus.given(t) - self.bolus.given(self.t)
         return v
 
+    def _counted(self, t: int) -> int:
+        """Volume a dose window counts from self.t to t: basal and a patient bolus."""
+        if not self._delivering() or t <= self.t:
+            return 0
+        v = 0
+        if self.resume and self.plan is not None:
+            v += (self.acc + self._basal_integral(t)) // DAY_MS - self.acc // DAY_MS
+        if self.bolus is not None and self.bolus.kind == "PATIENT":
+            v += self.bolus.given(t) - self.bolus.given(self.t)
+        return v
+
     def _basal_integral(self, t: int) -> int:
         """The basal rate integrated from self.t to t (nL/day x ms): the schedule, or the
         minimum rate in safe mode."""
         if self.safe is not None:
             return self.lim.min_rate * (t - self.t)
+        if self.keep_open:
+            return self.lim.keep_open_rate * (t - self.t)
         off = self.wall_offset
         return self.plan.integral(self.t + off, t + off) if self.plan is not None else 0
 
@@ -100,12 +114,14 @@ class OracleTime:
                                                  * self.daily_volume_in_force())
         return L.battery_capacity_uah * DAY_MS * NL_PER_ML - reserve
 
-    def _first(self, need: int, hi: int) -> int:
-        """First run ms in (self.t, hi] where _given reaches ``need`` (caller checks hi)."""
+    def _first(self, need: int, hi: int, given: Callable[[int], int] | None = None) -> int:
+        """First run ms in (self.t, hi] where ``given`` (default _given) reaches ``need``
+        (caller checks hi)."""
+        given = given or self._given
         lo = self.t + 1
         while lo < hi:
             mid = (lo + hi) // 2
-            if self._given(mid) >= need:
+            if given(mid) >= need:
                 hi = mid
             else:
                 lo = mid + 1
@@ -162,6 +178,8 @@ class OracleTime:
                 if "LOW_RESERVOIR" not in self.alarms and self.reservoir > self.low \
                         and self._given(end) >= self.reservoir - self.low:
                     end = self._first(self.reservoir - self.low, end)
+            if self.window is not None:
+                end = self._window_crossing(end)
             bat = self._battery_crossing(end)
             if bat is not None and bat[0] <= self.t:
                 self._battery_event(bat[1])
@@ -172,12 +190,34 @@ class OracleTime:
             if bat is not None and self.t == bat[0]:
                 self._battery_event(bat[1])
 
+    def _window_crossing(self, end: int) -> int:
+        """``end``, or the first ms before it where the window ends or reaches its limit."""
+        w_end = self.window_end()
+        if w_end is not None and w_end < end:
+            end = w_end
+        room = self.window_room_nl()
+        if room is not None and room > 0 and self._counted(end) >= room:
+            end = self._first(room, end, self._counted)
+        # the window counts at the old drug's higher concentration until it is out
+        old = self.path_old_nl
+        if self.bridge_pending and self.exact and old > 0 and self.path_old_conc > (self.conc or 0) \
+                and self._given(end) >= old:
+            end = self._first(old, end)
+        return end
+
     def _step_to(self, end: int) -> None:
-        vol = min(self._given(end), self.reservoir)
+        given = self._given(end)
+        if self.window is not None:
+            self.count_window(min(self._counted(end), given))
+        vol = min(given, self.reservoir)
         if self._delivering() and self.resume and self.plan is not None:
             self.acc += self._basal_integral(end)
         self.reservoir -= vol
         self.delivered += vol
+        if self.bridge_pending and vol and self.exact:
+            # the old drug leaves the catheter first; once it is out, the dose is the new one's
+            self.path_old_nl -= min(vol, self.path_old_nl)
+            self.bridge_pending = self.path_old_nl > 0
         self.t = end
         # conditions true at the new time, in the documented order
         if self._delivering() and self.reservoir == 0:
@@ -191,6 +231,8 @@ class OracleTime:
             self._raise("LOW_RESERVOIR", self.t)
         if self.bolus is not None and self.state == "BOLUS" and self.t >= self.bolus.end:
             self._finish_bolus()
+        if self.window is not None:
+            self.window_moments()
 
     def _battery_event(self, name: str) -> None:
         if name == "END_OF_SERVICE" and self.lim.battery_reduced_uah \
@@ -205,6 +247,7 @@ class OracleTime:
                 self._finish_bolus()
             self.resume = False
             self.state = "END_OF_SERVICE"
+            self.sync_window()
 
     def _enter_safe(self, reason: str) -> None:
         """The minimum-rate safe mode: a bolus is cancelled, the basal remainder restarts."""

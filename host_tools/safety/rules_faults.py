@@ -109,7 +109,7 @@ class FaultAndTimeRules(MachineBase):
 
     def edges(self) -> set[int]:
         """Oracle moments: lockout and 24 h ends, bolus end, step boundary, threshold and
-        empty crossings, refill due."""
+        empty crossings, a dose window's end and limit, refill due."""
         o = self.oracle
         now = o.t
         out: set[int] = set()
@@ -126,6 +126,9 @@ class FaultAndTimeRules(MachineBase):
                 out.add(o._first(o.reservoir, horizon))
             if o.reservoir > o.low and o._given(horizon) >= o.reservoir - o.low:
                 out.add(o._first(o.reservoir - o.low, horizon))
+        if o.window is not None:  # the dose window's end and the moment its limit is due
+            out.add(o.window_end() or 0)
+            out.add(o.window_limit_due() or 0)
         with self.vp.device.lock:
             due = self.vp.pump.refill_due_ms
         if due is not None:

@@ -35,7 +35,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     cmds = sorted((k[4:], v) for k, v in total.items() if k.startswith("cmd."))
     tr.write_line("commands: " + ", ".join(f"{k} {v}" for k, v in cmds))
     for prefix, title in (("state.", "steps ending in state"), ("alarm.", "steps with alarm"),
-                          ("patient.", "patient bolus answers")):
+                          ("patient.", "patient bolus answers"),
+                          ("window.", "dose-window log entries")):
         items = sorted((k[len(prefix):], v) for k, v in total.items() if k.startswith(prefix))
         if items:
             tr.write_line(f"{title}: " + ", ".join(f"{k} {v}" for k, v in items))

@@ -5,13 +5,24 @@ into shards, each run once over clean links and once over faulty links (one pyte
 so ``pytest -n auto`` runs them in parallel; every item has its own seed, so they explore
 different examples. quick: 3 x 2 x 20 = 120 examples of 30 steps; deep: 20 x 2 x 250 = 10,000
 examples of 50 steps. ``INTRAPUMP_SAFETY_SEED`` fixes the
-base seed of a deep run (a quick run is always the same).
+base seed of a deep run (a quick run is always the same). Every third shard (shards 2, 5, 8...)
+runs the machine on the ip20 profile with dose windows on (:data:`WINDOWS_PROFILE`, see
+:mod:`host_tools.safety.device_profiles`), the others on ip20 as shipped: a third of the examples
+meet dose windows and their keep-open fallback.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import random
+
+
+WINDOWS_PROFILE = "ip20+windows"
+
+
+def uses_windows(shard: int) -> bool:
+    """Whether shard ``shard`` runs on :data:`WINDOWS_PROFILE`."""
+    return shard % 3 == 2
 
 
 @dataclasses.dataclass(frozen=True)

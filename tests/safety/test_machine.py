@@ -13,11 +13,18 @@ from host_tools.safety.machine import make_machine
 from . import profiles
 
 pytestmark = pytest.mark.requirement("SAF-1", "SAF-2", "SAF-3", "SAF-4", "SAF-5", "SAF-6",
-                                     "SAF-7", "SAF-8", "SAF-9", "SAF-10", "SAF-11", "SAF-12", "SAF-13")
+                                     "SAF-7", "SAF-8", "SAF-9", "SAF-10", "SAF-11", "SAF-12", "SAF-13",
+                                     "SAF-14")
 
 PROFILE = profiles.current()
 MACHINES = {"faulty-links": make_machine(faults=True, name="FaultyLinkSafetyMachine"),
             "clean-links": make_machine(faults=False, name="CleanLinkSafetyMachine")}
+# the same machines on the ip20 profile with dose windows on (host_tools.safety.device_profiles)
+WINDOW_MACHINES = {
+    "faulty-links": make_machine(faults=True, name="FaultyLinkWindowSafetyMachine",
+                                 profile=profiles.WINDOWS_PROFILE),
+    "clean-links": make_machine(faults=False, name="CleanLinkWindowSafetyMachine",
+                                profile=profiles.WINDOWS_PROFILE)}
 
 
 def run_shard(machine: type, shard: int, profile: profiles.Profile = PROFILE,
@@ -45,5 +52,6 @@ def run_shard(machine: type, shard: int, profile: profiles.Profile = PROFILE,
 @pytest.mark.parametrize("links", sorted(MACHINES))
 def test_safety_machine(links: str, shard: int, record_property) -> None:
     """Every safety invariant (REQUIREMENTS.md, SAF-1..) holds after every step of random
-    whole-stack sessions."""
-    run_shard(MACHINES[links], shard * 2 + (links == "faulty-links"), record=record_property)
+    whole-stack sessions (every third shard on the profile with dose windows)."""
+    machines = WINDOW_MACHINES if profiles.uses_windows(shard) else MACHINES
+    run_shard(machines[links], shard * 2 + (links == "faulty-links"), record=record_property)

@@ -19,7 +19,7 @@ from protocol.session import PumpSession, Verdict
 from host_tools.safety.machine import make_machine
 from host_tools.safety.oracle import Violation
 
-pytestmark = pytest.mark.requirement("LIM-4", "SAF-5", "SAF-6", "SAF-7", "SAF-8")
+pytestmark = pytest.mark.requirement("LIM-4", "SAF-5", "SAF-6", "SAF-7", "SAF-8", "SAF-14")
 
 BUDGET = 60  # examples; the machine stops at the first violation
 
@@ -45,10 +45,16 @@ def violations(exc: BaseException | None) -> list[Violation]:
     return []
 
 
-def expect_found(machine: type, words: str, monkeypatch: pytest.MonkeyPatch, plant) -> None:
-    assert hunt(machine) is None, "the focused machine fails on the unmodified code"
+_CLEAN: set[tuple[type, int]] = set()  # (machine, budget) runs that passed on the unmodified code
+
+
+def expect_found(machine: type, words: str, monkeypatch: pytest.MonkeyPatch, plant,
+                 budget: int = BUDGET) -> None:
+    if (machine, budget) not in _CLEAN:  # the same run for every bug planted in one machine
+        assert hunt(machine, budget) is None, "the focused machine fails on the unmodified code"
+        _CLEAN.add((machine, budget))
     plant(monkeypatch)
-    found = violations(hunt(machine))
+    found = violations(hunt(machine, budget))
     assert found, "the planted bug was not found"
     assert any(words in str(v) for v in found), [str(v) for v in found]
 
@@ -133,3 +139,47 @@ def test_replayed_frame_accepted_is_found(monkeypatch: pytest.MonkeyPatch) -> No
             return original(self, frame)
         mp.setattr(PumpSession, "check_request", no_freshness)
     expect_found(REPLAY, "changed the pump", monkeypatch, plant)
+
+
+# dose windows (SAF-14): the windowed profile variant, therapy running with patient boluses, the
+# clock moved to a window's moments and patient boluses asked for just before its limit
+WINDOW = make_machine(False, "DoseWindowHunt", force={"patient", "start"}, profile="ip20+windows",
+                      only={"patient_bolus", "patient_bolus_near_window", "advance",
+                            "advance_to_edge"})
+WINDOW_BUDGET = 20  # each planted window bug is found within about a dozen examples
+
+
+def test_window_limit_ignored_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pump never notices that a dose window's limit is reached (no keep-open fallback)."""
+    def plant(mp: pytest.MonkeyPatch) -> None:
+        from firmware_sim.pump import delivery, power, thresholds
+        rows = tuple(dataclasses.replace(row, distance=lambda *args: None)
+                     if row.name == "dose_window_limit" else row for row in thresholds.THRESHOLDS)
+        for module in (delivery, power):
+            mp.setattr(module, "THRESHOLDS", rows)
+    expect_found(WINDOW, "SAF-14", monkeypatch, plant, WINDOW_BUDGET)
+
+
+def test_patient_bolus_kept_past_the_window_limit_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At a dose window's limit the pump falls back to the keep-open rate but lets the patient
+    bolus in progress run on to its end."""
+    def plant(mp: pytest.MonkeyPatch) -> None:
+        original = Pump._on_window_limit
+
+        def keeps_the_bolus(self: Pump) -> None:
+            bolus, self.bolus = self.bolus, None  # the fallback does not see it
+            try:
+                original(self)
+            finally:
+                self.bolus = bolus
+        mp.setattr(Pump, "_on_window_limit", keeps_the_bolus)
+    expect_found(WINDOW, "SAF-14", monkeypatch, plant, WINDOW_BUDGET)
+
+
+def test_keep_open_never_ended_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new dose window starts but the pump stays at the keep-open rate."""
+    def plant(mp: pytest.MonkeyPatch) -> None:
+        def new_window_only(self: Pump) -> None:
+            self.dose_window = [self.t_ms, 0]
+        mp.setattr(Pump, "_on_window_end", new_window_only)
+    expect_found(WINDOW, "SAF-14", monkeypatch, plant, WINDOW_BUDGET)
