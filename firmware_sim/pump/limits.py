@@ -97,6 +97,7 @@ class LimitsMixin(PumpCore):
         if ep is not None:
             if want and self._epoch_schedule == self._schedule and ep[1] == self.wall_offset_ms \
                     and ep[3] == self.concentration_ug_per_ml and ep[2] >= self._limit_conc():
+                self._sync_window()  # the drug, and so its dose window, may have changed
                 return
             if ep[0] < self.t_ms and self._epoch_schedule is not None:
                 self.past_epochs.append([ep[0], self.t_ms, ep[1], ep[2],

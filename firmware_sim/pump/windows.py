@@ -37,7 +37,9 @@ class DoseWindowMixin(PumpCore):
         return win[1] if win is not None else 0
 
     def _sync_window(self) -> None:
-        """Open a window when therapy starts with a windowed drug; close it when it stops."""
+        """Open a window when therapy starts with a windowed drug; close it when it stops. A
+        window that a new drug's shorter window makes over ends now, and a count that already
+        reaches a new drug's limit falls back now (not at the end of the next segment)."""
         running = self.resume_infusing and self.compiled is not None \
             and self.state is not S.END_OF_SERVICE and self._window_limit_pg() is not None
         if running and self.dose_window is None:
@@ -47,6 +49,14 @@ class DoseWindowMixin(PumpCore):
             if self.keep_open:
                 self.keep_open = False
                 self._event("DOSE_WINDOW_END", reason="therapy stopped")
+        win, limit = self.dose_window, self._window_limit_pg()
+        if win is None or limit is None:
+            return
+        if self.t_ms >= win[0] + self._window_ms():
+            self._on_window_end()
+        if not self.keep_open and self.dose_window[1] >= limit \
+                and self.state in (S.INFUSING, S.BOLUS) and self.concentration_ug_per_ml:
+            self._on_window_limit()
 
     def _count_window(self, counted_nl: int) -> None:
         if self.dose_window is not None and counted_nl:

@@ -7,6 +7,11 @@ concentration in force at the segment's start, so where the old drug ran out ins
 window over-counted, and the moment its limit was reached depended on how the run was split into
 clock steps (one 4 h step: the fallback 15 minutes early; 1-minute steps: on time). A dose
 window's limit must be reached at the same millisecond however the clock moves.
+
+Finding 2: a program change to another drug with a shorter window or a lower limit left a window
+that was already over, or a count already at the new limit, to the end of the next delivery
+segment: until the clock next moved (which may be hours later, in one step) the pump ran the
+full schedule past the new limit. Both are acted on when the program changes.
 """
 from __future__ import annotations
 
@@ -84,3 +89,42 @@ def test_the_segment_ends_where_the_old_drug_is_out_only_when_the_count_needs_it
     assert distance(pump, 250_000) is None  # nothing flows
     row.fire(pump)  # logs and changes nothing
     assert pump.path_old_nl == 250_000
+
+
+RATE_200_UG_H = 480_000  # nL/day: 200 ug an hour at 10 mg/mL
+
+
+def two_windows():
+    """ip20 with morphine 4 h / 1,000 ug and hydromorphone 1 h / 150 ug."""
+    prof = load_profile("ip20")
+    drugs = dict(prof.drugs)
+    drugs["morphine"] = dataclasses.replace(drugs["morphine"], window_hours=4,
+                                            window_limit_ug=1_000)
+    drugs["hydromorphone"] = dataclasses.replace(drugs["hydromorphone"], window_hours=1,
+                                                 window_limit_ug=150)
+    return dataclasses.replace(prof, drugs=drugs)
+
+
+def _switched_at(t_ms: int) -> Pump:
+    pump = ready_pump(two_windows(), schedule=Schedule.constant(RATE_200_UG_H), conc=10_000)
+    pump.advance_to(t_ms)
+    pump.program_therapy("hydromorphone", 10_000, Schedule.constant(RATE_200_UG_H))
+    return pump
+
+
+def test_a_window_already_over_for_the_new_drug_ends_when_the_program_changes() -> None:
+    pump = _switched_at(2 * HOUR_MS)  # the morphine window is 2 h old: over for 1 h windows
+    assert pump.dose_window == [2 * HOUR_MS, 0]
+    pump.advance_to(10 * HOUR_MS)  # one step: 150 ug at 200 ug/h take 45 min
+    assert [e.time_ms for e in events_of(pump, "DOSE_WINDOW_LIMIT")] == [
+        2 * HOUR_MS + 45 * MINUTE_MS + k * HOUR_MS for k in range(8)]
+
+
+def test_a_count_already_at_the_new_limit_falls_back_when_the_program_changes() -> None:
+    pump = _switched_at(50 * MINUTE_MS)  # about 166 ug counted: over hydromorphone's 150 ug
+    assert pump.keep_open
+    assert [e.time_ms for e in events_of(pump, "DOSE_WINDOW_LIMIT")] == [50 * MINUTE_MS]
+    pump.advance_to(5 * HOUR_MS)
+    assert events_of(pump, "DOSE_WINDOW_END")[0].time_ms == HOUR_MS
+    assert [e.time_ms for e in events_of(pump, "DOSE_WINDOW_LIMIT")][:2] == [
+        50 * MINUTE_MS, HOUR_MS + 45 * MINUTE_MS]

@@ -8,7 +8,7 @@ from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from protocol import NakCode, Weekday
 
-pytestmark = pytest.mark.requirement("LIM-1", "SAF-6")
+pytestmark = pytest.mark.requirement("LIM-1", "SAF-6", "SAF-14")
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -67,3 +67,27 @@ def test_a_stray_no_session_answer_does_not_make_the_client_send_again() -> None
             assert events.count("STATE") == 1
         finally:
             link.close()
+
+
+def test_a_new_drug_with_a_shorter_dose_window_ends_the_old_window_at_once() -> None:
+    """A program change from morphine (4 h window) to hydromorphone (1 h window, 150 ug) 2 h
+    into a window left that window open, now over, until the clock next moved: one 10 h step then
+    ran the full schedule for 10 h, 2,000 ug of hydromorphone, with no window limit at all (the
+    window ended at the end of the step instead of at the change)."""
+    from host_tools.safety.device_profiles import device_profile
+    with start_virtual_pump(profile=device_profile("ip20+windows")) as vp, \
+            PumpClient(vp.url) as client:
+        client.set_drug("morphine", 10_000)
+        client.set_schedule([(0, 480_000)])  # 200 ug an hour
+        client.refill_begin()
+        client.refill_withdrawn(0)
+        client.refill_complete(0, 20_000_000, 10_000)
+        client.start()
+        vp.advance(2 * HOUR_MS)
+        client.set_drug("hydromorphone", 10_000)
+        vp.advance(10 * HOUR_MS)
+        with vp.device.lock:
+            limits = [e.time_ms for e in vp.pump.read_events(0, 10_000)
+                      if e.kind == "DOSE_WINDOW_LIMIT"]
+        # 150 ug at 200 ug an hour: 45 min into each hourly window from the change on
+        assert limits == [2 * HOUR_MS + 45 * 60_000 + k * HOUR_MS for k in range(10)]
