@@ -45,9 +45,10 @@ class WindowChecks(MachineBase):
         for entry, _ in seen:
             stats.count(f"window.{entry}")
         win, keep, kind, conc = self._pump_window()
-        if win is None and o.window is None and not keep:
-            if seen and o.exact:
-                raise Violation(f"SAF-14: window log entries {seen} without a dose window")
+        if win is None and o.window is None and not keep:  # no window (any more)
+            if o.exact and sorted(seen) != sorted(predicted):
+                raise Violation(f"SAF-14 at t={o.t} ms: window log {sorted(seen)}, the "
+                                f"oracle's {sorted(predicted)}")
             return
         stats.count("check.SAF-14")
         self._window_promise(st_, win, keep, kind, conc)
@@ -91,15 +92,21 @@ class WindowChecks(MachineBase):
                             f"keep-open rate")
         if not keep:
             return
-        if win[1] < limit:
+        # the limit reached when the fallback began (a later program keeps the fallback)
+        reached = o.keep_open_limit if o.keep_open and o.keep_open_limit else limit
+        if win[1] < reached:
             raise Violation(f"SAF-14: keep-open rate in a window with {win[1]} pg counted, "
-                            f"below its limit {limit} pg (the window from {win[0]} ms)")
+                            f"below its limit {reached} pg (the window from {win[0]} ms)")
+        limit = max(limit, reached)
         if kind == BolusKind.PATIENT:
             raise Violation(f"SAF-14: a patient bolus still runs after the window's limit "
                             f"({win[1]} pg counted, limit {limit} pg)")
-        # at the crossing at most 2 nL over (basal and bolus floors), then the keep-open rate
+        # at the crossing at most 2 nL over (basal and bolus floors), then the keep-open rate,
+        # counted at the highest concentration since (a program may change it meanwhile)
         since = max(o.keep_open_at, win[0])
-        bound = limit + (2 + self.lim.keep_open_rate * (t - since) // DAY_MS + 1) * conc
+        conc = max(conc, o.keep_open_conc if o.keep_open else 0)
+        start = max(limit + 2 * conc, o.keep_open_count if o.keep_open else 0)
+        bound = start + (self.lim.keep_open_rate * (t - since) // DAY_MS + 1) * conc
         if win[1] > bound:
             raise Violation(f"SAF-14: {win[1]} pg counted in the window from {win[0]} ms, over "
                             f"its limit {limit} pg plus the keep-open rate since {since} ms "

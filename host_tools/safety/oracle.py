@@ -64,6 +64,9 @@ class Oracle(OracleTime):
         self.window: list[int] | None = None  # dose window: [start run ms, counted pg]
         self.keep_open = False  # a dose window's limit holds the pump at the keep-open rate
         self.keep_open_at = 0
+        self.keep_open_limit = 0  # the window's limit (pg) when the fallback began
+        self.keep_open_conc = 0  # highest concentration counted since (ug/mL)
+        self.keep_open_count = 0  # the count (pg) when a command brought the fallback
         self.window_log: list[tuple[str, int]] = []  # predicted window log entries (kind, ms)
 
     # ------------------------------------------------------------------ programming

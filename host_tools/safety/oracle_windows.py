@@ -17,7 +17,8 @@ kinds DOSE_WINDOW_LIMIT and DOSE_WINDOW_END), not from the model's code:
   the drug no longer has a window) the window closes, and a fallback in force ends (logged
   DOSE_WINDOW_END);
 * after a command that changed the drug, a window that is already over ends, and a count that
-  already reaches the new drug's limit falls back, at once.
+  already reaches the new drug's limit falls back, at once; a fallback in force lasts until the
+  window ends, whatever the new drug's limit.
 
 The oracle predicts the log entries of these moments (:attr:`OracleWindows.window_log`, kind and
 run ms) for the machine to compare with the pump's log.
@@ -37,7 +38,10 @@ BOLUS_STOPPED_LOG = "BOLUS_END DOSE_WINDOW_LIMIT"  # a patient bolus stopped at 
 class OracleWindows:
     """Dose windows of :class:`host_tools.safety.oracle.Oracle` (which holds the state these
     methods read and write). ``window`` is [start run ms, counted pg] or None; ``keep_open``
-    whether the fallback is in force, since ``keep_open_at`` (run ms)."""
+    whether the fallback is in force, since ``keep_open_at`` (run ms), reached at the limit
+    ``keep_open_limit`` (pg: a later program keeps the fallback until the window ends), and
+    counted since at ``keep_open_conc`` ug/mL at most, from a count of ``keep_open_count`` pg
+    when a command brought it (0: the count crossed the limit)."""
 
     lim: "Limits"
     t: int
@@ -51,6 +55,9 @@ class OracleWindows:
     window: list[int] | None
     keep_open: bool
     keep_open_at: int
+    keep_open_limit: int
+    keep_open_conc: int
+    keep_open_count: int
     window_log: list[tuple[str, int]]
 
     def _delivering(self) -> bool:  # pragma: no cover - defined by OracleTime
@@ -108,15 +115,19 @@ class OracleWindows:
             if self.keep_open:
                 self.keep_open = False
                 self.window_log.append((END_LOG, self.t))
-        self.window_moments()
+        self.window_moments(at_command=True)
 
     def count_window(self, counted_nl: int) -> None:
         """``counted_nl`` nL of counted delivery (basal and patient bolus) happened."""
         if self.window is not None and counted_nl:
-            self.window[1] += counted_nl * self._limit_conc()
+            conc = self._limit_conc()
+            self.window[1] += counted_nl * conc
+            if self.keep_open:
+                self.keep_open_conc = max(self.keep_open_conc, conc)
 
-    def window_moments(self) -> None:
-        """The window's end, then its limit, if due at ``t`` (in the documented order)."""
+    def window_moments(self, at_command: bool = False) -> None:
+        """The window's end, then its limit, if due at ``t`` (in the documented order);
+        ``at_command``: after a command (which may have lowered the limit below the count)."""
         end = self.window_end()
         if end is not None and self.t >= end:
             self.window = [self.t, 0]
@@ -128,6 +139,10 @@ class OracleWindows:
         if room is not None and room <= 0:
             self.keep_open = True
             self.keep_open_at = self.t
+            self.keep_open_limit = self.window_config()[1]  # type: ignore[index]
+            self.keep_open_conc = self._limit_conc()
+            # a new program's lower limit may find the count far above it
+            self.keep_open_count = self.window[1] if at_command else 0  # type: ignore[index]
             self.acc = 0
             self.window_log.append((LIMIT_LOG, self.t))
             if self.bolus is not None and self.bolus.kind == "PATIENT":
@@ -139,5 +154,8 @@ class OracleWindows:
         self.window = None if window is None else list(window)
         if keep_open and not self.keep_open:  # since some time in the window: its start bounds it
             self.keep_open_at = self.window[0] if self.window is not None else self.t
+            self.keep_open_limit = 0  # unknown: the drug may have changed since
+            self.keep_open_conc = max(d[1] for d in self.lim.drugs.values())
+            self.keep_open_count = self.window[1] if self.window is not None else 0
         self.keep_open = keep_open
         self.window_log = []
