@@ -2,12 +2,14 @@
 any rolling ``rate_changes_period_ms`` of run time (profile ``[rate] max_changes_per_period`` and
 ``changes_period_ms``; 0 = no limit, the shipped profiles' setting).
 
-What counts as a rate change: an accepted command that replaces a programmed schedule by a
-different one - SET_SCHEDULE of the every-day plan or of one weekday plan (one change each),
-a program (``program_therapy``) or a refill completion that brings a new schedule. The first
-schedule a pump gets sets the rate rather than changing it and is not counted; a command that
-leaves the schedule as it is (the same plan sent again, SET_DRUG, SET_LIMITS, a refill with
-the schedule in force) is not a rate change. Starting or stopping therapy, boluses and the
+What counts as a rate change: an accepted command that changes the rate the patient receives,
+that is, replaces the schedule by a different one while therapy runs (INFUSING, a bolus on top
+of the schedule, EMPTY or a refill that will resume it) - SET_SCHEDULE of the every-day plan or
+of one weekday plan (one change each), a program (``program_therapy``) or a refill completion
+that brings a new schedule. Programming a stopped pump sets the rate it will start with and is
+not counted (so neither is the first schedule, nor the placeholder plan SET_DRUG gives a pump
+without one); nor is a command that leaves the schedule as it is (the same plan sent again,
+SET_DRUG, SET_LIMITS, a refill with the schedule in force). Starting, stopping, boluses and the
 pump's own fallbacks (safe mode, keep-open rate) are not programming and are not counted.
 
 The change that would exceed the limit is refused with MAX_CHANGES_REACHED, changes nothing,
@@ -36,7 +38,7 @@ class RateChangeMixin(PumpCore):
     """Counts accepted schedule changes and refuses the one beyond the profile's limit."""
 
     def _is_rate_change(self, schedule: Schedule) -> bool:
-        return self._schedule is not None and schedule != self._schedule
+        return self.resume_infusing and self._schedule is not None and schedule != self._schedule
 
     def _changes_in_period(self) -> list[int]:
         since = self.t_ms - self.profile.rate_changes_period_ms

@@ -82,13 +82,17 @@ def test_the_change_beyond_the_limit_is_refused_until_the_oldest_leaves_the_peri
 def test_what_counts_as_a_rate_change(tmp_path: Path) -> None:
     pump = ready_pump(limited_profile(tmp_path, max_changes_per_period="2"), conc=CONC,
                       start=False)
-    # the first program and the refill with the schedule in force were not changes
+    # programming a stopped pump sets the rate it will start with: not counted
+    pump.set_schedule(rate(1))
+    pump.set_schedule(rate(2))
+    pump.set_schedule(rate(3))
+    pump.start()
     assert pump.rate_changes_left() == 2
-    pump.program_therapy("morphine", 2 * CONC, pump.schedule)  # same schedule, new drug strength
+    pump.program_therapy("morphine", 2 * CONC, pump.schedule)  # same schedule, new strength
     assert pump.rate_changes_left() == 2
     plans = dict(pump.schedule.plans)
     plans[Weekday.MONDAY] = Plan((Step(0, 2 * ML),))
-    pump.set_schedule(Schedule(plans))  # a weekday plan replaced: one change
+    pump.set_schedule(Schedule(plans))  # a weekday plan replaced while infusing: one change
     assert pump.rate_changes_left() == 1
     pump.refill_begin()
     pump.refill_withdrawn(pump.reservoir_nl)
@@ -99,6 +103,8 @@ def test_what_counts_as_a_rate_change(tmp_path: Path) -> None:
     assert_refused(pump, lambda: pump.refill_complete(10 * ML, 2 * CONC, rate(6)),
                    RejectCode.MAX_CHANGES_REACHED, "schedule")
     pump.refill_complete(10 * ML, 2 * CONC)  # the schedule in force: accepted
+    pump.stop()
+    pump.set_schedule(rate(7))  # stopped: not a change, whatever the count
 
 
 @pytest.mark.requirement("LIM-7")
