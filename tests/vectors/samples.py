@@ -118,9 +118,9 @@ NEW_IN_1_1: dict[MT, dict[str, Any]] = {
         "patient_max_lockout_ms": 86_400_000, "patient_max_per_day": 24,
         "low_threshold_min_nl": 500_000, "low_threshold_max_nl": 5_000_000,
         "low_threshold_default_nl": 2_000_000, "discrepancy_min_nl": 2_000_000,
-        "discrepancy_percent": 20, "max_rate_changes_per_period": 12,
-        "rate_changes_period_ms": 86_400_000, "clinician_bolus_starts_lockout": 1,
-        "patient_duration_step_ms": 60_000, "patient_lockout_step_ms": 900_000},
+        "discrepancy_percent": 20, "max_rate_changes_per_period": 0,
+        "rate_changes_period_ms": 86_400_000, "clinician_bolus_starts_lockout": 0,
+        "patient_duration_step_ms": 1, "patient_lockout_step_ms": 1},
 }
 SAMPLES.update(NEW_IN_1_1)
 # DEVICE_LIMITS as the first 1.1 pumps sent it (and a 1.0 session gets it): the 72-byte layout
