@@ -4,6 +4,9 @@ steps, driven through PumpClient and pumpctl over a virtual pump."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from host_tools.pumpctl import cli
 from host_tools.records import DeviceLimits, Step
+from host_tools.simprocess import PumpsimProcess
 from protocol.enums import DenialReason, EventKind, MessageType as MT
 from protocol.errors import NakCode
 from protocol.messages import decode_any_version, encode_payload
@@ -137,3 +141,44 @@ def test_pumpctl_shows_the_limits_checks_the_steps_and_the_next_change(tmp_path:
     text = " ".join(refused.output.split())
     assert "MAX_CHANGES_REACHED" in text
     assert "the next schedule change is allowed in 1 h" in text
+
+
+def pca_like_profile_file(tmp_path: Path) -> Path:
+    """The ip20 profile file with the PCA-like programming limits switched on."""
+    src = (Path(__file__).parents[2] / "firmware_sim" / "profiles" / "ip20.toml").read_text()
+    for old, new in (('name = "ip20"', 'name = "pca1"'),
+                     ("max_changes_per_period = 0", "max_changes_per_period = 2"),
+                     ("changes_period_ms = 86_400_000", "changes_period_ms = 3_600_000"),
+                     ("lockout_step_ms = 1\n", "lockout_step_ms = 900_000\n")):
+        assert old in src
+        src = src.replace(old, new)
+    path = tmp_path / "pca1.toml"
+    path.write_text(src)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.requirement("LIM-7", "LIM-9")
+def test_pumpctl_over_a_pty_against_pumpsim_with_a_limited_profile(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    plan = tmp_path / "plan.csv"
+    plan.write_text("weekday,start,rate_ml_per_day\n,00:00,0.90\n")
+    with PumpsimProcess(["--url", "pty", "--state", str(tmp_path / "pump.db"), "--profile",
+                         str(pca_like_profile_file(tmp_path))], tmp_path / "pumpsim.log") as sim:
+        def pumpctl(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "host_tools.pumpctl", "--url",
+                                   sim.device, *args], capture_output=True, text=True,
+                                  timeout=60, env=env)
+        with PumpClient(sim.device, timeout_s=2.0) as client:
+            _fill(client)
+            client.set_schedule([Step(0, 600_000)])
+            client.set_schedule([Step(0, 700_000)])
+        lockout = pumpctl("limits", "set", "--dose", "5ug", "--duration", "1min",
+                          "--max-per-day", "4", "--lockout", "70min")
+        refused = pumpctl("schedule", "set", str(plan), "--yes")
+        shown = pumpctl("limits", "device")
+    assert lockout.returncode == 2 and "15 min steps" in " ".join(lockout.stderr.split())
+    assert refused.returncode != 0
+    text = " ".join((refused.stdout + refused.stderr).split())
+    assert "MAX_CHANGES_REACHED" in text and "next schedule change is allowed in" in text
+    assert "up to 2 per 1 h" in shown.stdout
