@@ -20,6 +20,7 @@ class OracleTime(OracleWindows):
 
     lim: "Limits"
     truth: "OracleTruth"
+    eri_volume: int | None = None  # daily volume (nL/day) in force when ERI was raised
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -28,6 +29,8 @@ class OracleTime(OracleWindows):
 
     def _raise(self, alarm: str, at: int | None) -> None:
         if alarm not in self.alarms:
+            if alarm == "BATTERY_ERI":  # end of service 90 days on at the rate in force now
+                self.eri_volume = self.daily_volume_in_force()
             self.alarms[alarm] = at
             self.acked.discard(alarm)
 
@@ -109,9 +112,11 @@ class OracleTime(OracleWindows):
         """Charge used (uAh x DAY_MS x 1e6) at which ERI is due: the capacity less what the
         therapy in force uses in the ERI period (end of service that long after ERI)."""
         L = self.lim
+        volume = self.daily_volume_in_force()
+        if "BATTERY_ERI" in self.alarms and self.eri_volume is not None:
+            volume = self.eri_volume  # the forecast made when ERI was raised stands
         reserve = L.battery_eri_days * DAY_MS * (L.battery_idle_uah_per_day * NL_PER_ML
-                                                 + L.battery_motor_uah_per_ml
-                                                 * self.daily_volume_in_force())
+                                                 + L.battery_motor_uah_per_ml * volume)
         return L.battery_capacity_uah * DAY_MS * NL_PER_ML - reserve
 
     def _first(self, need: int, hi: int, given: Callable[[int], int] | None = None) -> int:
