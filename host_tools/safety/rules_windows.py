@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
+from . import draws
 from .base import MachineBase
 from .oracle import MINUTE_MS
 
@@ -23,7 +24,7 @@ class WindowRules(MachineBase):
         o = self.oracle
         due = o.window_end() if at_end else o.window_limit_due()
         if due is not None:
-            target = due + data.draw(st.sampled_from((-1, 0, 1))) if at_end else due - lead
+            target = due + data.draw(draws.EDGE_OFFSET) if at_end else due - lead
             if target > o.t:
                 self._advance(target - o.t)  # type: ignore[attr-defined]
                 # a step of its own: the checks run before the request is judged
