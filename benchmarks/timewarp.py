@@ -14,6 +14,12 @@ encoded, sealed and written with its new log entries to SQLite in one transactio
 command and every run that logs does before it returns) timed on its own, so the output says how
 much of a year is durability and how much is the model.
 
+A fifth figure is the floor of that durability: the same commits (the same number, each with
+its own number of new log rows and a state text of the same length) replayed as bare SQLite
+transactions on an in-memory database - no model, no JSON, no hash chain, no seal. No design
+that stores every command before it returns (REQUIREMENTS.md PER-1) can spend less on this
+workload in this interpreter.
+
 The year is run ``--repeat`` times (default 3) on fresh pumps and the fastest run is reported,
 as ``timeit`` does: the slower runs measure other load on the machine, not the model. Every run
 must end in the same state.
@@ -30,6 +36,7 @@ import argparse
 import cProfile
 import json
 import pstats
+import sqlite3
 import time
 from typing import Any
 
@@ -87,21 +94,51 @@ def run_days(pump: Pump, days: int, step_ms: int | None = None, truth: bool = Fa
                     pump.truth()
 
 
-def commit_share(mechanism: bool) -> tuple[int, float, float]:
-    """One more year with the pump's commits timed: (commits, seconds in commits, total s)."""
+def commit_share(mechanism: bool) -> tuple[int, float, float, list[tuple[int, int]]]:
+    """One more year with the pump's commits timed: (commits, seconds in commits, total s,
+    and each commit's (new log rows, state text length))."""
     pump = make_pump(mechanism)
     spent = [0, 0.0]
+    shapes: list[tuple[int, int]] = []
     commit = pump._commit
 
     def timed_commit() -> None:
+        rows = len(pump._pending)
         t0 = time.perf_counter()
         commit()
         spent[0] += 1
         spent[1] += time.perf_counter() - t0
+        shapes.append((rows, len(pump.storage._state_text or "")))
     pump._commit = timed_commit  # type: ignore[method-assign]
     t0 = time.perf_counter()
     run_days(pump, 365, truth=mechanism)
-    return spent[0], spent[1], time.perf_counter() - t0
+    return spent[0], spent[1], time.perf_counter() - t0, shapes
+
+
+def durability_floor(shapes: list[tuple[int, int]]) -> float:
+    """Wall seconds of the year's commits as bare in-memory SQLite transactions: for each
+    (new log rows, state length), BEGIN, insert the rows, replace the state row, COMMIT."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE state (id INTEGER PRIMARY KEY, json TEXT, seal TEXT)")
+    conn.execute("CREATE TABLE events (idx INTEGER PRIMARY KEY, time_ms INTEGER, kind TEXT, "
+                 "details TEXT, chain TEXT)")
+    chain = "0" * 64
+    states = {n: "x" * n for n in {n for _, n in shapes}}
+    batches = []
+    idx = 0
+    for rows, n in shapes:
+        batches.append(([(idx + i, idx, "kind", "{}", chain) for i in range(rows)], states[n]))
+        idx += rows
+    t0 = time.perf_counter()
+    for rows, text in batches:
+        conn.execute("BEGIN")
+        if rows:
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+        conn.execute("INSERT OR REPLACE INTO state VALUES (1, ?, ?)", (text, chain))
+        conn.execute("COMMIT")
+    spent = time.perf_counter() - t0
+    conn.close()
+    return spent
 
 
 def year_runs(repeat: int, mechanism: bool, prof: cProfile.Profile | None
@@ -166,13 +203,15 @@ def main() -> None:
     tick_day_s = time.perf_counter() - t0
     speedup = tick_day_s * 365 / year_s
 
-    commits, commit_s, split_s = commit_share(args.mechanism)
+    commits, commit_s, split_s, shapes = commit_share(args.mechanism)
+    floor_s = min(durability_floor(shapes) for _ in range(args.repeat))
 
     if args.json:
         print(json.dumps({"seconds_per_year": round(year_s, 4), "events": events,
                           "commits_per_year": commits,
                           "commit_seconds_per_year": round(commit_s, 4),
                           "commit_share": round(commit_s / split_s, 3),
+                          "durability_floor_seconds_per_year": round(floor_s, 4),
                           "speedup_vs_tick": round(speedup, 1), "mechanism": args.mechanism,
                           "integration_only_seconds_per_year": round(quiet_s, 4)}))
     else:
@@ -188,6 +227,8 @@ def main() -> None:
         print(f"commits: {commits} per simulated year, {commit_s:.3f} s of a {split_s:.3f} s "
               f"year ({commit_s / split_s:.0%}), {commit_s / commits * 1e6:.0f} us each; the "
               f"model between them: {split_s - commit_s:.3f} s")
+        print(f"durability floor: the same {commits} commits as bare SQLite transactions "
+              f"(no model, JSON, chain or seal): {floor_s:.4f} s per simulated year")
     if prof:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(20)
 

@@ -286,6 +286,3 @@ class FaultInjector(WrapperLink):
             for _, piece in rest:
                 self._rx_pending += piece
             return first
-
-    def _close_hook(self) -> None:
-        self.inner.close()

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from hal.base import Link
+from hal.base import Link, WrapperLink
 from host_tools.client import PumpClient
 from host_tools.errors import PumpError
 from protocol import messages as wire
@@ -43,18 +43,15 @@ RAW_WAIT_S = 1.0
 REQUESTS = sorted(t.name for t, s in wire.REGISTRY.items() if s.kind == "request")
 
 
-class TapLink(Link):
-    """Wraps a link and keeps the frames it receives (for showing the answers to ``raw``)."""
+class TapLink(WrapperLink):
+    """Wraps a link (named ``tap+NAME``) and keeps the frames it receives (for showing the
+    answers to ``raw``)."""
 
     def __init__(self, link: Link) -> None:
-        super().__init__(link.name, timeout=link.timeout)
-        self.inner = link
+        super().__init__("tap", link)
         self._decoder = StreamDecoder()
         self.received: collections.deque[Frame] = collections.deque(maxlen=256)
         self.arrived = threading.Condition()
-
-    def _timeout_changed(self, timeout: float | None) -> None:
-        self.inner.timeout = timeout
 
     def _read_hook(self, n: int, timeout: float | None) -> bytes:
         data = self.inner.read(n)
@@ -65,12 +62,6 @@ class TapLink(Link):
                     self.received.extend(frames)
                     self.arrived.notify_all()
         return data
-
-    def _write_hook(self, data: bytes) -> None:
-        self.inner.write(data)
-
-    def _close_hook(self) -> None:
-        self.inner.close()
 
 
 def parse_value(msg: MT, name: str, text: str) -> Any:
