@@ -129,3 +129,27 @@ def output_lines(block: Block) -> list[str]:
     commands = {c.line for c in shell_commands(block)}
     return [text for number, text in _logical_lines(block)
             if number not in commands and not text.startswith(("#", "$ "))]
+
+
+def inline_spans() -> list[tuple[int, str]]:
+    """Every inline code span of README.md outside fenced blocks, with its line."""
+    spans: list[tuple[int, str]] = []
+    fenced = False
+    for number, line in enumerate(README.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            spans.extend((number, span) for span in re.findall(r"`([^`]+)`", line))
+    return spans
+
+
+def block_with(lang: str, marker: str) -> Block:
+    """The one README block of ``lang`` containing ``marker``."""
+    found = [b for b in readme_blocks(lang) if marker in b.text]
+    assert len(found) == 1, f"README.md: {len(found)} {lang or 'plain'} blocks contain {marker!r}"
+    return found[0]
+
+
+def serve_lines() -> list[Command]:
+    """The README's ``pumpsim serve`` command lines."""
+    return [c for c in readme_commands("pumpsim") if c.argv[1] == "serve"]
