@@ -153,3 +153,18 @@ def block_with(lang: str, marker: str) -> Block:
 def serve_lines() -> list[Command]:
     """The README's ``pumpsim serve`` command lines."""
     return [c for c in readme_commands("pumpsim") if c.argv[1] == "serve"]
+
+
+def readme_table(first_header: str) -> list[list[str]]:
+    """The rows (cells stripped) of the README's Markdown table whose header row starts with
+    the cell ``first_header``; AssertionError unless exactly one table does."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    starts = [i for i, line in enumerate(lines)
+              if line.startswith("|") and line.split("|")[1].strip() == first_header]
+    assert len(starts) == 1, f"README.md: {len(starts)} tables start with {first_header!r}"
+    rows = []
+    for line in lines[starts[0] + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows

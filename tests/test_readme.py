@@ -15,12 +15,14 @@ import yaml
 
 from host_tools.client import PumpClient
 from host_tools.simprocess import PumpsimProcess
-from tests.readme_blocks import (ROOT, Command, block_with, inline_spans, readme_blocks,
-                                 readme_commands, shell_commands)
+from tests.readme_blocks import (README, ROOT, Command, block_with, inline_spans, readme_blocks,
+                                 readme_commands, readme_table, shell_commands)
 from tests.readme_cli import (README_DEVICE, assert_parses, declared_options, pattern,
                               prose_command)
 
 pytest_plugins = ["pytester"]
+
+README_TEXT = README.read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------ every block is known
@@ -140,6 +142,30 @@ def test_example_files_and_the_columns_the_readme_names_load(tmp_path: Path) -> 
         path = tmp_path / f"{column}.yaml"
         path.write_text(f'every_day:\n  - {{start: "00:00", {column}: 1}}\n', encoding="utf-8")
         assert load_schedule_file(path, 10_000)[0].steps, column
+
+
+def test_tables_name_what_exists() -> None:
+    import host_tools.pytest_plugin as plugin
+    from host_tools.pumpctl import common
+    codes = {v for k, v in vars(common).items() if k.startswith("EXIT_")}
+    assert {int(row[0]) for row in readme_table("code")} == codes
+    for row in readme_table("fixture"):
+        for name in re.findall(r"`(\w+)`", row[0]):
+            assert callable(getattr(plugin, name, None)), f"the plugin has no fixture {name}"
+    for row in readme_table("script"):
+        assert (ROOT / "benchmarks" / row[0].strip("`")).is_file(), row[0]
+    for row in readme_table("area"):
+        for module in re.findall(r"`([\w/]+\.py)`", row[1]):
+            assert (ROOT / module).is_file(), module
+
+
+def test_control_client_has_the_methods_the_readme_lists() -> None:
+    from host_tools.control.client import ControlClient
+    paragraph = next(s for s in README_TEXT.split("\n\n") if "ControlClient` (httpx)" in s)
+    names = re.findall(r"`(\w+)\(", paragraph)
+    assert len(names) >= 10
+    for name in names:
+        assert callable(getattr(ControlClient, name, None)), f"ControlClient has no {name}()"
 
 
 # ------------------------------------------------------------------------- python blocks

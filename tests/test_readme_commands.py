@@ -19,7 +19,7 @@ from host_tools.control.process import ControlledPumpsim
 from host_tools.pumpctl.common import EXIT_REFUSED
 from host_tools.simprocess import PumpsimProcess
 from tests.readme_blocks import (ROOT, Command, block_with, output_lines, readme_commands,
-                                 serve_lines, shell_commands)
+                                 readme_table, serve_lines, shell_commands)
 from tests.readme_cli import (README_DEVICE, assert_shown, run_pumpctl, run_pumpsim,
                               with_device, workdir)
 
@@ -120,6 +120,7 @@ def test_control_block_runs_against_a_controlled_pump(tmp_path: Path,
     serve = next(c for c in serve_lines() if "--control" in c.argv)
     with ControlledPumpsim(list(serve.argv[2:]), tmp_path / "sim.log") as sim:
         monkeypatch.chdir(ROOT)  # the scenario's path is relative to a checkout
+        printed = {}
         for command in readme_commands("pumpsim"):
             if command.argv[1] != "control":
                 continue
@@ -128,6 +129,12 @@ def test_control_block_runs_against_a_controlled_pump(tmp_path: Path,
             code, out, err = run_pumpsim(with_device(Command(("pumpsim", *args), command.line),
                                                      sim.device), capsys)
             assert code == 0, f"README.md:{command.line}: `{command}`: {err}"
+            printed[" ".join(args[3:])] = out
+        listed = {line.split()[0] for line in printed["faults list"].splitlines() if line.strip()}
+        for row in readme_table("fault"):
+            for name in re.findall(r"`(\w+)`", row[0]):
+                assert name in listed, f"README's fault table: the pump has no fault {name}"
+        check_routes(sim.control)
         from host_tools.control.client import ControlClient
         with ControlClient(sim.control) as control:
             deadline = time.monotonic() + 20
@@ -142,6 +149,20 @@ def test_control_block_runs_against_a_controlled_pump(tmp_path: Path,
             "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--pump-url", sim.device, "--pump-control", sim.control)
         result.assert_outcomes(passed=1)
+
+
+def check_routes(control_url: str) -> None:
+    """The README's route table and the control server's OpenAPI document list the same
+    routes (method and path)."""
+    import httpx
+    document = httpx.get(control_url + "openapi.json", timeout=10).json()
+    served = {(method.upper(), path) for path, item in document["paths"].items()
+              for method in item}
+    shown = set()
+    for row in readme_table("route"):
+        methods, path = row[0].strip("`").split()[:2]
+        shown.update((method, path.split("?")[0].rstrip("`")) for method in methods.split("/"))
+    assert shown == served
 
 
 @pytest.mark.slow
