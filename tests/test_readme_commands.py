@@ -51,6 +51,10 @@ def test_pumpctl_block_runs_against_a_pty_pump(tmp_path: Path, capsys: pytest.Ca
         assert code == 0 and "error" not in out, out + err
         assert_shown([line for line in shell_block.splitlines() if not line.startswith("pump> ")],
                      out)
+        # "plain `refill` is guided": it asks withdrawn, filled, concentration, start
+        code, out, err = run_pumpctl(["--url", sim.device, "refill"], capsys, monkeypatch,
+                                     "20mL\n20mL\n\ny\n")
+        assert code == 0 and "reservoir now 20.000 mL" in out, out + err
 
 
 @pytest.mark.slow
