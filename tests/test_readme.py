@@ -5,9 +5,11 @@ the project prints. The commands themselves run in tests/test_readme_commands.py
 """
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,7 @@ CI_MARKER = "make safety"
 SHELL_MARKER = "pump> "
 SUMMARY_MARKER = "intrapump safety machine"
 LAYOUT_MARKER = "firmware_sim/   "
+DATA_LOADERS = {"toml": tomllib.loads, "json": json.loads}
 
 
 def test_every_block_is_one_this_module_checks() -> None:
@@ -41,6 +44,9 @@ def test_every_block_is_one_this_module_checks() -> None:
     for block in readme_blocks():
         if block.lang == "sh":
             assert shell_commands(block), f"README.md:{block.line}: a sh block without commands"
+            continue
+        if block.lang in DATA_LOADERS:  # data shown as an example: it must at least parse
+            DATA_LOADERS[block.lang](block.text)
             continue
         assert block.lang in markers, f"README.md:{block.line}: unknown language {block.lang!r}"
         known = [m for m in markers[block.lang] if m in block.text]
