@@ -5,6 +5,7 @@ the project prints. The commands themselves run in tests/test_readme_commands.py
 """
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
@@ -163,6 +164,38 @@ def test_tables_name_what_exists() -> None:
     for row in readme_table("area"):
         for module in re.findall(r"`([\w/]+\.py)`", row[1]):
             assert (ROOT / module).is_file(), module
+
+
+# classes the prose names methods of as `Class.method(...)`
+PROSE_CLASSES = {"Pump": "firmware_sim.Pump", "PumpClient": "host_tools.client.PumpClient",
+                 "hal": "hal"}
+
+
+def resolve(dotted: str) -> object:
+    """The object a dotted name names: the longest importable module prefix, then attributes."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            found = getattr(found, name)
+        return found
+    raise ModuleNotFoundError(dotted)
+
+
+def test_every_name_the_prose_gives_exists() -> None:
+    for line, span in inline_spans():
+        named = re.fullmatch(r"((?:firmware_sim|hal|protocol|host_tools)(?:\.\w+)+)", span)
+        method = re.match(r"(\w+)\.(\w+)\(", span)
+        try:
+            if named:
+                resolve(named.group(1))
+            elif method and method.group(1) in PROSE_CLASSES:
+                assert callable(getattr(resolve(PROSE_CLASSES[method.group(1)]), method.group(2)))
+        except (ImportError, AttributeError) as exc:
+            pytest.fail(f"README.md:{line}: `{span}` names nothing: {exc}")
 
 
 def test_control_client_has_the_methods_the_readme_lists() -> None:
