@@ -5,6 +5,7 @@ and tshark (likewise). Live views get a bounded duration; nothing else is change
 """
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -18,10 +19,10 @@ import pytest
 from host_tools.control.process import ControlledPumpsim
 from host_tools.pumpctl.common import EXIT_REFUSED
 from host_tools.simprocess import PumpsimProcess
-from tests.readme_blocks import (ROOT, Command, block_with, output_lines, readme_commands,
-                                 readme_table, serve_lines, shell_commands)
-from tests.readme_cli import (README_DEVICE, assert_shown, run_pumpctl, run_pumpsim,
-                              with_device, workdir)
+from tests.readme_blocks import (ROOT, Command, block_with, inline_spans, output_lines,
+                                 readme_commands, readme_table, serve_lines, shell_commands)
+from tests.readme_cli import (README_DEVICE, assert_shown, prose_command, run_pumpctl,
+                              run_pumpsim, with_device, workdir)
 
 pytest_plugins = ["pytester"]
 
@@ -51,6 +52,15 @@ def test_pumpctl_block_runs_against_a_pty_pump(tmp_path: Path, capsys: pytest.Ca
         assert code == 0 and "error" not in out, out + err
         assert_shown([line for line in shell_block.splitlines() if not line.startswith("pump> ")],
                      out)
+        # the stream the prose pipes into jq: JSON lines with the field jq picks
+        span = next(s for _, s in inline_spans() if "--follow --json | jq" in s)
+        follow = [w.replace("/dev/pts/4", sim.device) for w in prose_command(span)[1:]]
+        # (it prints only new entries; --last 5 shows some at once)
+        code, out, err = run_pumpctl([*follow, "--last", "5", "--duration", "0.5"], capsys,
+                                     monkeypatch)
+        field = span.rsplit("jq .", 1)[1]
+        assert code == 0 and out.strip(), err
+        assert all(field in json.loads(line) for line in out.splitlines()), out
         # "plain `refill` is guided": it asks withdrawn, filled, concentration, start
         code, out, err = run_pumpctl(["--url", sim.device, "refill"], capsys, monkeypatch,
                                      "20mL\n20mL\n\ny\n")
