@@ -82,6 +82,12 @@ class Profile:
     auth_burst_period_ms: int = 2_000
     auth_budget: int = 6
     auth_period_ms: int = 33_000
+    # limits some pumps put on programming (0 / False / 1: no limit, today's behaviour)
+    max_rate_changes_per_period: int = 0  # accepted schedule changes per rolling period (0: any)
+    rate_changes_period_ms: int = DAY_MS  # the rolling period of that count, run-clock ms
+    clinician_bolus_starts_lockout: bool = False  # a clinician bolus start starts the lockout
+    patient_duration_step_ms: int = 1  # a patient bolus duration is a multiple of this, ms
+    patient_lockout_step_ms: int = 1  # a patient lockout is a multiple of this, ms
 
     def drug(self, name: str) -> DrugEntry | None:
         """The library entry for ``name`` (case-insensitive), or None."""
@@ -193,6 +199,41 @@ def _security(doc: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
+MAX_RATE_CHANGES = 0xFFFF  # what DEVICE_LIMITS can report (u16)
+MAX_PERIOD_MS = 0xFFFF_FFFF  # the longest period DEVICE_LIMITS can report (u32 ms, ~49.7 days)
+
+
+def _programming_limits(rate: Mapping[str, Any], pb: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional programming limits: ``[rate] max_changes_per_period`` (0 = no limit) and
+    ``changes_period_ms``; ``[patient_bolus] clinician_bolus_starts_lockout`` (bool),
+    ``duration_step_ms`` and ``lockout_step_ms`` (1 = any whole ms). A step must leave at least
+    one programmable value in its range."""
+    out: dict[str, Any] = {}
+    if "max_changes_per_period" in rate:
+        out["max_rate_changes_per_period"] = _int(rate, "max_changes_per_period", "rate", 0,
+                                                  MAX_RATE_CHANGES)
+    if "changes_period_ms" in rate:
+        out["rate_changes_period_ms"] = _int(rate, "changes_period_ms", "rate", 60_000,
+                                             MAX_PERIOD_MS)
+    if "clinician_bolus_starts_lockout" in pb:
+        v = pb["clinician_bolus_starts_lockout"]
+        if not isinstance(v, bool):
+            raise ProfileError(f"patient_bolus.clinician_bolus_starts_lockout: expected true or "
+                               f"false, got {v!r}")
+        out["clinician_bolus_starts_lockout"] = v
+    for key, field, lo, hi in (("duration_step_ms", "patient_duration_step_ms",
+                                "min_duration_ms", "max_duration_ms"),
+                               ("lockout_step_ms", "patient_lockout_step_ms",
+                                "min_lockout_ms", "max_lockout_ms")):
+        if key in pb:
+            step = _int(pb, key, "patient_bolus", 1, MAX_PERIOD_MS)
+            if -(-pb[lo] // step) * step > pb[hi]:
+                raise ProfileError(f"patient_bolus.{key}: no multiple of {step} ms lies in "
+                                   f"[{pb[lo]}, {pb[hi]}]")
+            out[field] = step
+    return out
+
+
 def _drug_library(drugs_t: Mapping[str, Any]) -> dict[str, DrugEntry]:
     """The [drugs.NAME] tables: concentration range, soft and hard daily limits, stability in
     the reservoir and the optional dose window of each drug, keyed by lower-case name."""
@@ -266,7 +307,7 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
         patient_max_per_24h=_int(pb, "max_per_24h", "patient_bolus", 1),
         drugs=drugs,
         mechanism=_mechanism(doc),
-        **_alarms_and_clock(doc), **_security(doc),
+        **_alarms_and_clock(doc), **_security(doc), **_programming_limits(rate, pb),
     )
 
 

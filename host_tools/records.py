@@ -276,11 +276,21 @@ class DeviceLimits(_Record):
     low_threshold_default_nl: int
     discrepancy_min_nl: int
     discrepancy_percent: int
+    # programming limits appended to DEVICE_LIMITS; None when the pump does not report them
+    # (its first 72-byte layout): then they are unknown, and the pump checks for itself
+    max_rate_changes_per_period: int | None = None  # 0 = no limit
+    rate_changes_period_ms: int | None = None
+    clinician_bolus_starts_lockout: bool | None = None
+    patient_duration_step_ms: int | None = None
+    patient_lockout_step_ms: int | None = None
 
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> "DeviceLimits":
-        """From decoded DEVICE_LIMITS fields."""
-        return cls(**{k.name: f[k.name] for k in dataclasses.fields(cls)})
+        """From decoded DEVICE_LIMITS fields (either layout)."""
+        kw = {k.name: f[k.name] for k in dataclasses.fields(cls) if k.name in f}
+        if "clinician_bolus_starts_lockout" in kw:
+            kw["clinician_bolus_starts_lockout"] = bool(kw["clinician_bolus_starts_lockout"])
+        return cls(**kw)
 
     def discrepancy_limit_nl(self, expected_nl: int) -> int:
         """Largest |withdrawn - expected| (nL) that is not a refill discrepancy:

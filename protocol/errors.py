@@ -53,6 +53,7 @@ class NakCode(enum.IntEnum):
     MAX_PER_DAY_OUT_OF_RANGE = 0x3A
     WITHDRAW_REQUIRED = 0x3B
     ALREADY_WITHDRAWN = 0x3C
+    MAX_CHANGES_REACHED = 0x3D  # the profile's schedule changes per period are spent
     INTERNAL_ERROR = 0x3F
     UNKNOWN_FAULT = 0x48
     FAULT_PARAM_OUT_OF_RANGE = 0x49
@@ -106,6 +107,8 @@ NAK_DESCRIPTIONS: dict[NakCode, str] = {
     NakCode.MAX_PER_DAY_OUT_OF_RANGE: "patient boluses per day out of range",
     NakCode.WITHDRAW_REQUIRED: "report the withdrawn volume (REFILL_WITHDRAWN) first",
     NakCode.ALREADY_WITHDRAWN: "the withdrawn volume was already reported",
+    NakCode.MAX_CHANGES_REACHED: ("max changes for period reached: the schedule changes the "
+                                  "period allows are spent; retry after retry_after_ms"),
     NakCode.INTERNAL_ERROR: "internal error; nothing changed",
     NakCode.UNKNOWN_FAULT: "INJECT_FAULT: the emulated model has no such fault",
     NakCode.FAULT_PARAM_OUT_OF_RANGE: "INJECT_FAULT: the fault's parameter is outside its range",

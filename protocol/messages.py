@@ -38,7 +38,7 @@ from .messages_therapy import (  # noqa: F401 - re-exported
 from .messages_service import (  # noqa: F401 - re-exported
     Ack, Ack10, AckAlarm, AlarmEvent, AlarmList, AlarmTest, Clock, GetAlarms, GetClock,
     InjectFault, LogPage, LogPage10, Nak, ReadLog, SetClock, SetTelemetry, StatusPush)
-from .messages_device import DeviceLimits, GetDeviceLimits  # noqa: F401 - re-exported
+from .messages_device import DeviceLimits, DeviceLimits10, GetDeviceLimits  # noqa: F401 - re-exported
 from .messages_codecs import ArrayCodec, FlatCodec  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ REGISTRY: dict[MT, MessageSpec] = {s.msg_type: s for s in [
 LEGACY_1_0: dict[MT, Construct] = {
     MT.IDENTIFY: Identify10, MT.IDENTITY: Identity10, MT.SESSION_OPEN: SessionOpen10,
     MT.STATUS: Status10, MT.STATUS_PUSH: Status10, MT.ACK: Ack10, MT.LOG_PAGE: LogPage10,
+    MT.DEVICE_LIMITS: DeviceLimits10,
 }
 
 # Requests whose 1.1 layout declares the sender's minor version: without it they are 1.0.

@@ -3,12 +3,12 @@ section 9): what the pump accepts, so that a programmer checks a program against
 talks to rather than against numbers of its own. Units in the field names."""
 from __future__ import annotations
 
-from construct import Int8ub, Int32ub, Struct
+from construct import Int8ub, Int16ub, Int32ub, Struct
 
 from .messages_base import EMPTY
 
 GetDeviceLimits = EMPTY
-DeviceLimits = Struct(
+_RANGES = (
     "reservoir_capacity_nl" / Int32ub * "reservoir capacity, nL (largest fill)",
     "min_rate_nl_per_day" / Int32ub * "lowest basal rate of a schedule step, nL/day",
     "max_rate_nl_per_day" / Int32ub * "highest rate of any delivery (basal + bolus), nL/day",
@@ -30,4 +30,14 @@ DeviceLimits = Struct(
     "low_threshold_default_nl" / Int32ub * "low-reservoir threshold of a new pump, nL",
     "discrepancy_min_nl" / Int32ub * "refill discrepancy: smallest tolerance, nL",
     "discrepancy_percent" / Int8ub * "refill discrepancy: tolerance in % of the expected volume",
+)
+# The first layout (72 bytes): what a 1.0 session gets, and what the first 1.1 pumps sent.
+DeviceLimits10 = Struct(*_RANGES)
+DeviceLimits = Struct(
+    *_RANGES,
+    "max_rate_changes_per_period" / Int16ub * "schedule changes accepted per period (0 = no limit)",
+    "rate_changes_period_ms" / Int32ub * "rolling period of that count, ms of pump time",
+    "clinician_bolus_starts_lockout" / Int8ub * "1 = a clinician bolus also starts the lockout",
+    "patient_duration_step_ms" / Int32ub * "patient bolus durations are multiples of this, ms",
+    "patient_lockout_step_ms" / Int32ub * "patient lockouts are multiples of this, ms",
 )

@@ -64,7 +64,8 @@ Ack = Struct(
 Nak = Struct(
     "code" / Int8ub * "NakCode",
     "request_type" / Int8ub * "MessageType of the request refused",
-    "retry_after_ms" / Int32ub * "back-off before retrying, ms (RATE_LIMITED/BUSY; else 0)",
+    "retry_after_ms" / Int32ub
+    * "back-off before retrying, ms (RATE_LIMITED/BUSY/MAX_CHANGES_REACHED; else 0)",
     "detail" / _text(MAX_TEXT["detail"]) * "offending field name or reason, UTF-8 <= 48 bytes",
 )
 

@@ -23,7 +23,8 @@ def nak_code(code: RejectCode) -> NakCode:
 
 
 # NAK codes whose detail is the pump's reason rather than a field name.
-_REASON_CODES = frozenset({NakCode.INVALID_STATE, NakCode.BOLUS_ACTIVE})
+_REASON_CODES = frozenset({NakCode.INVALID_STATE, NakCode.BOLUS_ACTIVE,
+                           NakCode.MAX_CHANGES_REACHED})
 
 # Model argument names -> wire field names, per request (model names not listed are the same).
 _FIELD_NAMES: dict[MT, dict[str, str]] = {

@@ -356,7 +356,7 @@ class Device(LinkServing):
         self._vouch()
         outcome = self._execute(frame, decision.session)
         if outcome[0] == MT.NAK:
-            data = self.layer.refuse(frame, outcome[1], outcome[2])
+            data = self.layer.refuse(frame, *outcome[1:])
         else:
             data = self.layer.answer(frame, outcome[0], outcome[1])
         self._respond(frame, data)
@@ -377,9 +377,9 @@ class Device(LinkServing):
         except ValueError:
             return False
 
-    def _execute(self, frame: Frame, sess: Any) -> tuple[Any, Any, Any]:
+    def _execute(self, frame: Frame, sess: Any) -> tuple[Any, ...]:
         """Run one fresh, authentic, permitted, well-formed request: (answer type, fields) on
-        success, (NAK, code, detail) on refusal."""
+        success, (NAK, code, detail[, retry_after_ms]) on refusal."""
         mt = MT(frame.msg_type)
         fields = frame.fields or {}
         self._tick()  # the model acts at the pump's now
@@ -398,7 +398,7 @@ class Device(LinkServing):
             code = nak_code(exc.code)
             field = wire_field(mt, exc.field)
             log.info("model refused %s: %s %s (%s)", mt.name, exc.code.value, field, exc.reason)
-            return MT.NAK, code, nak_detail(code, field, exc.reason)
+            return MT.NAK, code, nak_detail(code, field, exc.reason), exc.retry_after_ms
         except Refusal as exc:
             return MT.NAK, exc.code, exc.detail
         except ProtocolError as exc:

@@ -446,7 +446,12 @@ class Dispatcher:
             "low_threshold_max_nl": p.low_threshold_max_nl,
             "low_threshold_default_nl": p.low_threshold_default_nl,
             "discrepancy_min_nl": p.discrepancy_min_nl,
-            "discrepancy_percent": min(p.discrepancy_percent, 255)}
+            "discrepancy_percent": min(p.discrepancy_percent, 255),
+            "max_rate_changes_per_period": p.max_rate_changes_per_period,
+            "rate_changes_period_ms": p.rate_changes_period_ms,
+            "clinician_bolus_starts_lockout": int(p.clinician_bolus_starts_lockout),
+            "patient_duration_step_ms": p.patient_duration_step_ms,
+            "patient_lockout_step_ms": p.patient_lockout_step_ms}
 
     def get_clock(self, f: Fields) -> Response:
         """CLOCK: run clock and wall clock read together (ms)."""

@@ -38,7 +38,8 @@ class BolusMixin(PumpCore):
                               dose_ug: int | None = None) -> None:
         """Give ``volume_nl`` (or ``dose_ug`` at the current concentration, floor to nL) over
         ``duration_ms`` on top of the running schedule. From STOPPED it is a single bolus, after
-        which the pump is STOPPED again; from INFUSING it returns to INFUSING.
+        which the pump is STOPPED again; from INFUSING it returns to INFUSING. With the profile's
+        ``clinician_bolus_starts_lockout`` its start also starts the patient-bolus lockout.
 
         Rejections: BOLUS_ACTIVE, INVALID_STATE, NO_PROGRAM, INVALID_ARGUMENT (not exactly one of
         volume/dose), DURATION_OUT_OF_RANGE, VOLUME_OUT_OF_RANGE, DOSE_OUT_OF_RANGE,
@@ -63,6 +64,8 @@ class BolusMixin(PumpCore):
                                  p.clinician_bolus_max_duration_ms,
                                  "volume_nl" if dose_ug is None else "dose_ug")
         self._start_bolus(BolusKind.CLINICIAN, volume_nl, duration_ms)
+        if p.clinician_bolus_starts_lockout:
+            self.clinician_lockout_from_ms = self.t_ms
         self._commit()
 
     def start_priming_bolus(self, volume_nl: int | None = None,
@@ -93,11 +96,14 @@ class BolusMixin(PumpCore):
 
     def _patient_waits(self, cfg: dict[str, int]) -> dict[DenialReason, int]:
         """The time-bound reasons that deny a patient bolus now, each with the run time it
-        ends: the lockout (start to start), the daily maximum (rolling 24 h), a running bolus."""
+        ends: the lockout (start to start, from the last patient bolus or, when the profile says
+        so, the last clinician bolus), the daily maximum (rolling 24 h), a running bolus."""
         waits: dict[DenialReason, int] = {}
         hist = self.patient_history
-        if hist and self.t_ms < hist[-1] + cfg["lockout_ms"]:
-            waits[DenialReason.LOCKOUT] = hist[-1] + cfg["lockout_ms"]
+        starts = [s for s in (hist[-1] if hist else None, self.clinician_lockout_from_ms)
+                  if s is not None]
+        if starts and self.t_ms < max(starts) + cfg["lockout_ms"]:
+            waits[DenialReason.LOCKOUT] = max(starts) + cfg["lockout_ms"]
         if len(hist) >= cfg["max_per_24h"]:
             waits[DenialReason.DAILY_MAXIMUM] = hist[-cfg["max_per_24h"]] + DAY_MS
         bol = self.bolus

@@ -41,6 +41,8 @@ PERSIST_ADDED: dict[str, tuple[Any, tuple[type, ...]]] = {
     "eri_daily_volume_nl": (None, (int, type(None))),
     "dose_window": (None, (list, type(None))),
     "keep_open": (False, (bool,)),
+    "rate_changes": ([], (list,)),
+    "clinician_lockout_from_ms": (None, (int, type(None))),
 }
 PATIENT_KEYS = ("dose_ug", "duration_ms", "lockout_ms", "max_per_24h")
 FOREVER = 1 << 80  # a run time beyond any pump's life (ms)
@@ -103,6 +105,8 @@ class PumpCore:
     eri_daily_volume_nl: int | None  # the daily volume the ERI reserve was computed for
     dose_window: list[int] | None
     keep_open: bool
+    rate_changes: list[int]  # run ms of the counted schedule changes still in the period
+    clinician_lockout_from_ms: int | None  # start of the last clinician bolus, if it starts lockouts
     _pending: list[tuple[int, str, dict[str, Any]]]
     _subscribers: list[Callable[[Event], None]]
     _committed_t_ms: int
@@ -182,9 +186,10 @@ class PumpCore:
         """The active alarms as the u16 bitmask (bit ``int(alarm)`` set per active alarm)."""
         return self.alarms.bitmask()
 
-    def _reject(self, code: RejectCode, field: str, reason: str) -> Rejected:
+    def _reject(self, code: RejectCode, field: str, reason: str,
+                retry_after_ms: int = 0) -> Rejected:
         log.warning("rejected %s (%s): %s", code.value, field, reason)
-        return Rejected(code, field, reason)
+        return Rejected(code, field, reason, retry_after_ms)
 
     def _require_state(self, trigger: str, what: str) -> None:
         if not self.machine.can(trigger):

@@ -57,7 +57,7 @@ class PersistenceMixin(PumpCore):
         self.segments = 0
         self.battery_start_ms = self.t_ms
         for k, (default, _) in PERSIST_ADDED.items():
-            setattr(self, k, default)
+            setattr(self, k, list(default) if isinstance(default, list) else default)
         # therapy epochs (see "Daily limits"): the open one [since_ms, offset_ms, limit conc,
         # conc] or None, and the closed ones of the last 24 h [start, end, offset, conc, schedule]
         self.epoch: list[int] | None = None
@@ -116,7 +116,7 @@ class PersistenceMixin(PumpCore):
             raise ValueError("delivery marks")
         self.delivered_at_refill_nl, self.delivered_at_midnight_nl = marks
         for k, (default, types) in PERSIST_ADDED.items():
-            v = d.get(k, default)
+            v = d.get(k, list(default) if isinstance(default, list) else default)
             if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
                 raise TypeError(f"{k} has the wrong type")
             setattr(self, k, v)
@@ -206,6 +206,12 @@ class PersistenceMixin(PumpCore):
                     or e[3] < 0 or e[0] > e[1]:
                 raise ValueError("past epoch")
             validate_schedule(Schedule.from_dict(e[4]), p)
+        if not all(_is_int(c) and 0 <= c <= self.t_ms for c in self.rate_changes) \
+                or self.rate_changes != sorted(self.rate_changes):
+            raise ValueError("rate change times")
+        lock = self.clinician_lockout_from_ms
+        if lock is not None and not (_is_int(lock) and 0 <= lock <= self.t_ms):
+            raise ValueError("clinician lockout start")
         cfg = self.patient_cfg
         if cfg is not None and (not isinstance(cfg, dict) or sorted(cfg) != sorted(_PATIENT_KEYS)
                                 or not all(_is_int(cfg[k]) and cfg[k] > 0 for k in cfg)):

@@ -82,13 +82,15 @@ from .fault_api import FaultsMixin
 from .limits import LimitsMixin
 from .persistence import PersistenceMixin
 from .power import PowerMixin
+from .rate_changes import RateChangeMixin
 from .refill import RefillMixin
 from .reporting import ReportingMixin
 from .therapy import TherapyMixin
 
 
 class Pump(TherapyMixin, BolusMixin, RefillMixin, DeliveryMixin, LimitsMixin, PowerMixin,
-           RateCeilingMixin, DoseWindowMixin, ReportingMixin, PersistenceMixin, FaultsMixin):
+           RateCeilingMixin, DoseWindowMixin, ReportingMixin, PersistenceMixin, FaultsMixin,
+           RateChangeMixin):
     """An implantable intrathecal pump.
 
     ``Pump(profile, storage=None, clock=None)``: with a storage holding a saved pump, the pump

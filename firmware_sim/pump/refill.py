@@ -97,6 +97,7 @@ class RefillMixin(PumpCore):
             self._check_patient_rate(pcfg["dose_ug"], pcfg["duration_ms"], concentration_ug_per_ml,
                                      compiled, "patient_bolus")
         worst = self._check_program_limits(self.drug_name, concentration_ug_per_ml, compiled, pcfg)
+        self._check_rate_change(sched)
         return sched, compiled, worst
 
     def refill_complete(self, filled_nl: int, concentration_ug_per_ml: int,
@@ -107,12 +108,14 @@ class RefillMixin(PumpCore):
         a BRIDGE bolus if the concentration changed) or STOPPED.
 
         Rejections: INVALID_STATE, NO_PROGRAM, WITHDRAW_REQUIRED, VOLUME_OUT_OF_RANGE,
-        RESERVOIR_OVERFLOW, CONCENTRATION_OUT_OF_RANGE, schedule codes, HARD_DAILY_LIMIT."""
+        RESERVOIR_OVERFLOW, CONCENTRATION_OUT_OF_RANGE, schedule codes, HARD_DAILY_LIMIT,
+        MAX_CHANGES_REACHED (a new schedule beyond the profile's rate-change limit)."""
         sched, compiled, worst = self._check_refill_complete(filled_nl, concentration_ug_per_ml,
                                                              schedule)
         assert self.drug_name is not None
         old_conc = self.concentration_ug_per_ml
         assert old_conc is not None
+        self._count_rate_change(sched)
         self._schedule, self.compiled = sched, compiled
         self.concentration_ug_per_ml = concentration_ug_per_ml
         self.reservoir_nl = filled_nl

@@ -22,7 +22,8 @@ class TherapyMixin(PumpCore):
         Allowed in STOPPED, INFUSING, EMPTY (not during a bolus, refill, fault or end of service);
         a running therapy continues with the new schedule. Rejections: UNKNOWN_DRUG,
         CONCENTRATION_OUT_OF_RANGE, schedule codes (see :mod:`firmware_sim.schedule`),
-        HARD_DAILY_LIMIT, INVALID_STATE, BOLUS_ACTIVE.
+        HARD_DAILY_LIMIT, INVALID_STATE, BOLUS_ACTIVE, MAX_CHANGES_REACHED (a changed schedule
+        beyond the profile's rate-change limit, see :mod:`firmware_sim.pump.rate_changes`).
         """
         if self.state is S.BOLUS:
             raise self._reject(RejectCode.BOLUS_ACTIVE, "", "a bolus is in progress")
@@ -40,6 +41,8 @@ class TherapyMixin(PumpCore):
             self._check_patient_rate(pcfg["dose_ug"], pcfg["duration_ms"], concentration_ug_per_ml,
                                      compiled, "patient_bolus")
         worst = self._check_program_limits(drug_name, concentration_ug_per_ml, compiled, pcfg)
+        self._check_rate_change(schedule)
+        self._count_rate_change(schedule)
         self.drug_name = drug_name
         self.concentration_ug_per_ml = concentration_ug_per_ml
         self._schedule, self.compiled = schedule, compiled
@@ -101,7 +104,8 @@ class TherapyMixin(PumpCore):
         ``lockout_ms`` apart (start to start), at most ``max_per_24h`` in any 24 h.
 
         Needs a programmed drug (NO_PROGRAM). Rejections: DOSE_OUT_OF_RANGE,
-        DURATION_OUT_OF_RANGE, LOCKOUT_OUT_OF_RANGE, MAX_PER_DAY_OUT_OF_RANGE, HARD_DAILY_LIMIT
+        DURATION_OUT_OF_RANGE / LOCKOUT_OUT_OF_RANGE (outside the profile's range, or not a
+        multiple of its ``duration_step_ms`` / ``lockout_step_ms``), MAX_PER_DAY_OUT_OF_RANGE, HARD_DAILY_LIMIT
         (schedule's worst 24 h + max_per_24h x dose above the drug's hard limit)."""
         cfg, worst = self._check_patient_bolus(dose_ug, duration_ms, lockout_ms, max_per_24h)
         self.patient_cfg = cfg
@@ -128,6 +132,13 @@ class TherapyMixin(PumpCore):
         for field, v, lo, hi, code in checks:
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise self._reject(code, field, f"{v!r} outside [{lo}, {hi}]")
+        for field, v, step, code in (
+                ("duration_ms", duration_ms, p.patient_duration_step_ms,
+                 RejectCode.DURATION_OUT_OF_RANGE),
+                ("lockout_ms", lockout_ms, p.patient_lockout_step_ms,
+                 RejectCode.LOCKOUT_OUT_OF_RANGE)):
+            if v % step:
+                raise self._reject(code, field, f"{v} ms is not a multiple of the {step} ms step")
         if self._patient_volume(dose_ug, self.concentration_ug_per_ml) < 1:
             raise self._reject(RejectCode.DOSE_OUT_OF_RANGE, "dose_ug",
                                "dose is less than 1 nL at this concentration")

@@ -23,6 +23,7 @@ from host_tools.pumpctl import bench, logs, refill, spec, therapy, tools
 from host_tools.pumpctl.common import (EXIT_AUTH, EXIT_CONNECTION, EXIT_FILE, EXIT_OTHER,
                                        EXIT_REFUSED, EXIT_USAGE, Connection, err_console, warn)
 from host_tools.pumpctl.lineopts import connection_line, line_options
+from host_tools.pumpctl.views import refusal_text
 from protocol.frame import PROTOCOL_VERSION
 from host_tools.schedule_file import ScheduleFileError
 from protocol.enums import Role
@@ -119,7 +120,7 @@ def run(argv: list[str] | None = None) -> int:
     except (ConnectionFailed, ResponseTimeout) as exc:
         return _fail(f"connection: {exc}", EXIT_CONNECTION)
     except Refused as exc:
-        return _fail(str(exc), EXIT_REFUSED)
+        return _fail(refusal_text(exc), EXIT_REFUSED)
     except ProtocolViolation as exc:
         return _fail(f"protocol violation: {exc}", EXIT_OTHER)
     except PumpError as exc:

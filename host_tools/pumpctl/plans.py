@@ -15,6 +15,7 @@ from __future__ import annotations
 from host_tools.client import PumpClient
 from host_tools.errors import Refused
 from host_tools.preview import DayPreview
+from host_tools.pumpctl.views import refusal_text
 from host_tools.records import DeviceLimits
 from host_tools.schedule_file import SchedulePlan, weekday_name
 
@@ -38,13 +39,13 @@ class PartialProgramming(Exception):
         self.restored, self.left = restored, left
 
     def __str__(self) -> str:
-        text = f"{weekday_name(self.failed_weekday)}: {self.refused}"
+        text = f"{weekday_name(self.failed_weekday)}: {refusal_text(self.refused)}"
         if self.restored:
             text += ("; put back as before: "
                      + ", ".join(weekday_name(w) for w in self.restored))
         if self.left:
-            text += ("; NOT undone (the pump now runs the file's plan; it has no plan before "
-                     "and a plan cannot be removed): " + ", ".join(weekday_name(w) for w in self.left)
+            text += ("; NOT undone (the pump now runs the file's plan; it had no plan before "
+                     "and a plan cannot be removed, or it refused the old plan back): " + ", ".join(weekday_name(w) for w in self.left)
                      + "; fix the file and program it again")
         elif not self.restored:
             text += "; nothing was changed"
@@ -58,7 +59,12 @@ def check_plans(plans: list[SchedulePlan], previews: list[DayPreview],
     """Raise :class:`PlanProblem` for the first plan the pump would refuse: more steps than it
     takes, a rate (nL/day) outside its range, a start minute off its step resolution (the
     ranges it reports; None: a pump that does not report them, whose ranges are left to it),
-    or the day's dose above the hard daily limit of the drug library it reports (``previews``)."""
+    or the day's dose above the hard daily limit of the drug library it reports (``previews``),
+    or more plans than the schedule changes its period allows (each plan sent is one change)."""
+    changes = limits.max_rate_changes_per_period if limits is not None else None
+    if changes and len(plans) > changes:
+        raise PlanProblem(plans[0].weekday, f"{len(plans)} plans, but the pump accepts at most "
+                          f"{changes} schedule changes per period")
     for plan, pv in zip(plans, previews):
         if limits is not None:
             _check_ranges(plan, limits)
@@ -94,10 +100,19 @@ def program_plans(client: PumpClient, plans: list[SchedulePlan]) -> None:
         except Refused as exc:
             restored, left = [], []
             for weekday in reversed(sent):
-                if before[weekday]:
-                    client.set_schedule(before[weekday], weekday)
+                if before[weekday] and _put_back(client, before[weekday], weekday):
                     restored.append(weekday)
                 else:
                     left.append(weekday)
             raise PartialProgramming(exc, plan.weekday, tuple(restored), tuple(left)) from exc
         sent.append(plan.weekday)
+
+
+def _put_back(client: PumpClient, steps: tuple, weekday: int) -> bool:
+    """Send a plan back as it was; False when the pump refuses (for example when the schedule
+    changes its period allows are spent: putting a plan back is a change too)."""
+    try:
+        client.set_schedule(steps, weekday)
+    except Refused:
+        return False
+    return True

@@ -62,9 +62,16 @@ _LIMIT_RANGES = {  # SET_LIMITS field -> (option, DeviceLimits minimum, maximum)
 }
 
 
+_LIMIT_STEPS = {  # SET_LIMITS field -> the DeviceLimits step it must be a multiple of
+    "patient_bolus_duration_ms": "patient_duration_step_ms",
+    "patient_lockout_ms": "patient_lockout_step_ms",
+}
+
+
 def check_limit_changes(limits: DeviceLimits | None, changes: Mapping[str, int]) -> None:
-    """Raise click.BadParameter for a SET_LIMITS change outside the pump's range (a dose of 0
-    turns patient boluses off and is always in range)."""
+    """Raise click.BadParameter for a SET_LIMITS change outside the pump's range, or a
+    duration / lockout that is not a multiple of the step the pump reports (a dose of 0 turns
+    patient boluses off and is always in range)."""
     if limits is None:
         return
     for field, value in changes.items():
@@ -75,3 +82,9 @@ def check_limit_changes(limits: DeviceLimits | None, changes: Mapping[str, int])
         high = getattr(limits, high_name)
         if not low <= value <= high:
             raise _outside(value, low, high, option, f"{option.lstrip('-')} {value}")
+        step = getattr(limits, _LIMIT_STEPS.get(field, ""), None)
+        if step and value % step:
+            raise click.BadParameter(
+                f"{duration(value)} is not a whole number of the pump's {duration(step)} steps "
+                f"(nearest: {duration(value // step * step)} or "
+                f"{duration(-(-value // step) * step)})", param_hint=option)

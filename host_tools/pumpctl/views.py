@@ -1,13 +1,17 @@
 """Rich renderables of pump data (status panel, tables), shared by commands and the monitor."""
 from __future__ import annotations
 
+import time
+
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
+from host_tools.errors import Refused
 from host_tools.records import AlarmInfo, DeviceLimits, Limits, Schedule, Status
 from host_tools.units import duration, mg, ml, ml_per_day, wall_text
 from protocol.enums import AlarmPriority, BolusKind, TherapyState, Weekday
+from protocol.errors import NakCode
 
 STATE_STYLE = {TherapyState.INFUSING: "green", TherapyState.BOLUS: "cyan",
                TherapyState.STOPPED: "yellow", TherapyState.REFILL: "blue",
@@ -121,7 +125,38 @@ def device_limits_table(d: DeviceLimits) -> Table:
                   f"{ml(d.low_threshold_max_nl)} (default {ml(d.low_threshold_default_nl)})")
     table.add_row("refill discrepancy", f"> {ml(d.discrepancy_min_nl)} or "
                   f"{d.discrepancy_percent} %, whichever is larger")
+    for label, text in programming_limit_rows(d):
+        table.add_row(label, text)
     return table
+
+
+def programming_limit_rows(d: DeviceLimits) -> list[tuple[str, str]]:
+    """(label, text) of the programming limits the pump reports (none for a pump that does
+    not report them): rate changes per period, step of the patient bolus duration and lockout,
+    and whether a clinician bolus starts the patient lockout."""
+    if d.max_rate_changes_per_period is None or d.rate_changes_period_ms is None:
+        return []
+    changes = ("no limit" if d.max_rate_changes_per_period == 0 else
+               f"up to {d.max_rate_changes_per_period} per {duration(d.rate_changes_period_ms)}")
+    return [("schedule changes", changes),
+            ("patient bolus duration step", _step_text(d.patient_duration_step_ms)),
+            ("patient lockout step", _step_text(d.patient_lockout_step_ms)),
+            ("clinician bolus starts lockout", "yes" if d.clinician_bolus_starts_lockout else "no")]
+
+
+def _step_text(step_ms: int | None) -> str:
+    return "any ms" if step_ms in (None, 1) else duration(step_ms)
+
+
+def refusal_text(exc: Refused, now_s: float | None = None) -> str:
+    """One line for a refusal; a MAX_CHANGES_REACHED also says when the next schedule change
+    is allowed (from the NAK's retry_after_ms: in how long, and the host's local time then)."""
+    text = str(exc)
+    if exc.code == NakCode.MAX_CHANGES_REACHED and exc.retry_after_ms > 0:
+        at = (time.time() if now_s is None else now_s) + exc.retry_after_ms / 1000
+        text += (f"; the next schedule change is allowed in {duration(exc.retry_after_ms)} "
+                 f"(at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))} host time)")
+    return text
 
 
 def alarms_table(alarms: list[AlarmInfo], offset_ms: int = 0) -> Table:

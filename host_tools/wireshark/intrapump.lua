@@ -24,7 +24,7 @@ local ENUMS = {
   FaultAction = {[0]="RAISE", [1]="CLEAR"},
   FaultKind = {[1]="MOTOR_STALL", [2]="MEMORY_ERROR", [3]="BATTERY_ERI", [4]="END_OF_SERVICE", [5]="CLEAR_MOTOR_STALL", [6]="OVER_INFUSION", [7]="UNDER_INFUSION", [8]="OCCLUSION", [9]="LEAK", [10]="MRI_EXPOSURE", [11]="REDUCED_BATTERY"},
   MessageType = {[1]="IDENTIFY", [2]="SESSION_OPEN", [3]="SESSION_PROOF", [4]="SESSION_CLOSE", [16]="GET_STATUS", [17]="GET_DRUG", [18]="SET_DRUG", [19]="GET_SCHEDULE", [20]="SET_SCHEDULE", [21]="GET_LIMITS", [22]="SET_LIMITS", [23]="GET_DRUG_LIBRARY", [24]="GET_DEVICE_LIMITS", [32]="START_THERAPY", [33]="STOP_THERAPY", [34]="CLINICIAN_BOLUS", [35]="PATIENT_BOLUS", [36]="CANCEL_BOLUS", [37]="PRIMING_BOLUS", [48]="REFILL_BEGIN", [49]="REFILL_WITHDRAWN", [50]="REFILL_COMPLETE", [64]="GET_ALARMS", [65]="ACK_ALARM", [66]="READ_LOG", [67]="ALARM_TEST", [80]="GET_CLOCK", [81]="SET_CLOCK", [82]="SET_TELEMETRY", [95]="INJECT_FAULT", [129]="IDENTITY", [130]="SESSION_CHALLENGE", [131]="SESSION_ACCEPTED", [144]="STATUS", [145]="DRUG", [147]="SCHEDULE", [149]="LIMITS", [151]="DRUG_LIBRARY", [152]="DEVICE_LIMITS", [162]="BOLUS_STARTED", [163]="PATIENT_BOLUS_RESULT", [178]="REFILL_RESULT", [192]="ALARM_LIST", [194]="LOG_PAGE", [208]="CLOCK", [224]="ALARM_EVENT", [225]="STATUS_PUSH", [240]="ACK", [241]="NAK"},
-  NakCode = {[1]="FRAMING", [2]="UNSUPPORTED_VERSION", [3]="UNKNOWN_MESSAGE_TYPE", [4]="MALFORMED_PAYLOAD", [5]="NO_SESSION", [6]="BAD_TAG", [7]="STALE_SEQUENCE", [8]="FORBIDDEN_FOR_ROLE", [9]="AUTH_FAILED", [10]="RATE_LIMITED", [11]="BUSY", [32]="RATE_OUT_OF_RANGE", [33]="STEP_ORDER", [34]="TOO_MANY_STEPS", [35]="CONCENTRATION_OUT_OF_RANGE", [36]="HARD_DAILY_LIMIT", [37]="UNKNOWN_DRUG", [38]="INVALID_STATE", [39]="BOLUS_ACTIVE", [40]="RESERVOIR_OVERFLOW", [41]="THRESHOLD_OUT_OF_RANGE", [42]="DURATION_OUT_OF_RANGE", [43]="LOCKOUT_OUT_OF_RANGE", [44]="DOSE_OUT_OF_RANGE", [45]="VOLUME_OUT_OF_RANGE", [46]="INVALID_FIELD", [47]="WEEKDAY_NOT_SUPPORTED", [48]="NO_SUCH_ALARM", [49]="CLOCK_OUT_OF_RANGE", [50]="STORAGE_ERROR", [51]="NO_STEPS", [52]="MINUTE_OUT_OF_RANGE", [53]="NO_DEFAULT_PLAN", [54]="NO_PROGRAM", [55]="NO_BOLUS", [56]="RESERVOIR_EMPTY", [57]="INSUFFICIENT_RESERVOIR", [58]="MAX_PER_DAY_OUT_OF_RANGE", [59]="WITHDRAW_REQUIRED", [60]="ALREADY_WITHDRAWN", [63]="INTERNAL_ERROR", [72]="UNKNOWN_FAULT", [73]="FAULT_PARAM_OUT_OF_RANGE", [74]="FAULT_NOT_ACTIVE"},
+  NakCode = {[1]="FRAMING", [2]="UNSUPPORTED_VERSION", [3]="UNKNOWN_MESSAGE_TYPE", [4]="MALFORMED_PAYLOAD", [5]="NO_SESSION", [6]="BAD_TAG", [7]="STALE_SEQUENCE", [8]="FORBIDDEN_FOR_ROLE", [9]="AUTH_FAILED", [10]="RATE_LIMITED", [11]="BUSY", [32]="RATE_OUT_OF_RANGE", [33]="STEP_ORDER", [34]="TOO_MANY_STEPS", [35]="CONCENTRATION_OUT_OF_RANGE", [36]="HARD_DAILY_LIMIT", [37]="UNKNOWN_DRUG", [38]="INVALID_STATE", [39]="BOLUS_ACTIVE", [40]="RESERVOIR_OVERFLOW", [41]="THRESHOLD_OUT_OF_RANGE", [42]="DURATION_OUT_OF_RANGE", [43]="LOCKOUT_OUT_OF_RANGE", [44]="DOSE_OUT_OF_RANGE", [45]="VOLUME_OUT_OF_RANGE", [46]="INVALID_FIELD", [47]="WEEKDAY_NOT_SUPPORTED", [48]="NO_SUCH_ALARM", [49]="CLOCK_OUT_OF_RANGE", [50]="STORAGE_ERROR", [51]="NO_STEPS", [52]="MINUTE_OUT_OF_RANGE", [53]="NO_DEFAULT_PLAN", [54]="NO_PROGRAM", [55]="NO_BOLUS", [56]="RESERVOIR_EMPTY", [57]="INSUFFICIENT_RESERVOIR", [58]="MAX_PER_DAY_OUT_OF_RANGE", [59]="WITHDRAW_REQUIRED", [60]="ALREADY_WITHDRAWN", [61]="MAX_CHANGES_REACHED", [63]="INTERNAL_ERROR", [72]="UNKNOWN_FAULT", [73]="FAULT_PARAM_OUT_OF_RANGE", [74]="FAULT_NOT_ACTIVE"},
   Role = {[1]="CLINICIAN", [2]="PATIENT"},
   TherapyState = {[0]="STOPPED", [1]="INFUSING", [2]="BOLUS", [3]="REFILL", [4]="EMPTY", [5]="FAULT", [6]="END_OF_SERVICE"},
   Weekday = {[0]="MONDAY", [1]="TUESDAY", [2]="WEDNESDAY", [3]="THURSDAY", [4]="FRIDAY", [5]="SATURDAY", [6]="SUNDAY", [255]="EVERY_DAY"},
@@ -252,6 +252,11 @@ local MESSAGES = {
       {name="low_threshold_default_nl", type="u32", desc="low-reservoir threshold of a new pump, nL"},
       {name="discrepancy_min_nl", type="u32", desc="refill discrepancy: smallest tolerance, nL"},
       {name="discrepancy_percent", type="u8", desc="refill discrepancy: tolerance in % of the expected volume"},
+      {name="max_rate_changes_per_period", type="u16", desc="schedule changes accepted per period (0 = no limit)"},
+      {name="rate_changes_period_ms", type="u32", desc="rolling period of that count, ms of pump time"},
+      {name="clinician_bolus_starts_lockout", type="u8", desc="1 = a clinician bolus also starts the lockout"},
+      {name="patient_duration_step_ms", type="u32", desc="patient bolus durations are multiples of this, ms"},
+      {name="patient_lockout_step_ms", type="u32", desc="patient lockouts are multiples of this, ms"},
     }},
   [0xA2] = {name="BOLUS_STARTED", kind="response", summary="answer to CLINICIAN_BOLUS/PRIMING_BOLUS",
     fields={
@@ -346,7 +351,7 @@ local MESSAGES = {
     fields={
       {name="code", type="u8", enum="NakCode", desc="NakCode"},
       {name="request_type", type="u8", enum="MessageType", desc="MessageType of the request refused"},
-      {name="retry_after_ms", type="u32", desc="back-off before retrying, ms (RATE_LIMITED/BUSY; else 0)"},
+      {name="retry_after_ms", type="u32", desc="back-off before retrying, ms (RATE_LIMITED/BUSY/MAX_CHANGES_REACHED; else 0)"},
       {name="detail", type="text", max=48, desc="offending field name or reason, UTF-8 <= 48 bytes"},
     }},
 }

@@ -48,3 +48,27 @@ def test_kit_catches_a_planted_defect(tmp_path: Path, defect: str, caught_by: st
         code, report = run_kit(sim.device, tmp_path, "-k", "not back_off")
     assert code == 1, report
     assert "FAILED " in report and caught_by in report, report
+
+
+@pytest.mark.requirement("LIM-7", "LIM-9")
+def test_kit_passes_against_a_pump_with_programming_limits(tmp_path: Path) -> None:
+    """pumpsim with a PCA-like profile (3 schedule changes per 24 h, patient bolus duration in
+    1-min and lockout in 15-min steps, a clinician bolus starting the lockout): the kit passes,
+    and its MAX_CHANGES_REACHED and resolution tests run rather than skip."""
+    src = (Path(__file__).parents[2] / "firmware_sim" / "profiles" / "ip20.toml").read_text()
+    for old, new in (('name = "ip20"', 'name = "pca1"'),
+                     ("max_changes_per_period = 0", "max_changes_per_period = 3"),
+                     ("duration_step_ms = 1\n", "duration_step_ms = 60_000\n"),
+                     ("lockout_step_ms = 1\n", "lockout_step_ms = 900_000\n"),
+                     ("clinician_bolus_starts_lockout = false",
+                      "clinician_bolus_starts_lockout = true")):
+        assert old in src
+        src = src.replace(old, new)
+    profile = tmp_path / "pca1.toml"
+    profile.write_text(src)
+    with PumpsimProcess(["--url", "pty", "--state", str(tmp_path / "pump.db"),
+                         "--profile", str(profile)], tmp_path / "pumpsim.log") as sim:
+        code, report = run_kit(sim.device, tmp_path, "-rs")
+    assert code == 0, report
+    assert "failed" not in report
+    assert "rate-change limit" not in report and "programming limits" not in report  # ran

@@ -171,6 +171,8 @@ def test_a_1_0_host_gets_1_0_layouts_from_a_1_1_pump(vp: VirtualPump, host: RawH
     assert len(ack.payload) == 1
     page = host.request(MT.READ_LOG, {"start_index": 0, "count": 4})
     assert all("detail" in e for e in page.fields["entries"])
+    limits = host.request(MT.GET_DEVICE_LIMITS)  # the first layout, without the step fields
+    assert len(limits.payload) == 72 and "patient_lockout_step_ms" not in limits.fields
 
 
 @pytest.mark.parametrize("minor", [0, 1])

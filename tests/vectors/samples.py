@@ -118,9 +118,16 @@ NEW_IN_1_1: dict[MT, dict[str, Any]] = {
         "patient_max_lockout_ms": 86_400_000, "patient_max_per_day": 24,
         "low_threshold_min_nl": 500_000, "low_threshold_max_nl": 5_000_000,
         "low_threshold_default_nl": 2_000_000, "discrepancy_min_nl": 2_000_000,
-        "discrepancy_percent": 20},
+        "discrepancy_percent": 20, "max_rate_changes_per_period": 0,
+        "rate_changes_period_ms": 86_400_000, "clinician_bolus_starts_lockout": 0,
+        "patient_duration_step_ms": 1, "patient_lockout_step_ms": 1},
 }
 SAMPLES.update(NEW_IN_1_1)
+# DEVICE_LIMITS as the first 1.1 pumps sent it (and a 1.0 session gets it): the 72-byte layout
+DEVICE_LIMITS_FIRST = {k: v for k, v in NEW_IN_1_1[MT.DEVICE_LIMITS].items()
+                       if k not in ("max_rate_changes_per_period", "rate_changes_period_ms",
+                                    "clinician_bolus_starts_lockout", "patient_duration_step_ms",
+                                    "patient_lockout_step_ms")}
 
 # Protocol 1.0 layouts (a 1.0 host or pump on the other end): same frames, 1.0 payloads.
 SAMPLES_1_0: dict[MT, dict[str, Any]] = {
@@ -134,6 +141,7 @@ SAMPLES_1_0: dict[MT, dict[str, Any]] = {
         {"index": 100, "time_ms": 1_699_000_000_000, "kind": 7,
          "detail": "dose_ug=50 volume_nl=2000"},
         {"index": 101, "time_ms": 1_699_000_600_000, "kind": 8, "detail": "LOCKOUT"}]},
+    MT.DEVICE_LIMITS: DEVICE_LIMITS_FIRST,
 }
 
 # Fields carried as bytes (hex in the JSON vectors).
@@ -149,4 +157,8 @@ EXTRA_SAMPLES: dict[str, tuple[MT, dict[str, Any]]] = {
     "nak_withdraw_required": (MT.NAK, {"code": 0x3B, "request_type": int(MT.REFILL_COMPLETE),
                                        "retry_after_ms": 0,
                                        "detail": "withdraw and report the reservoir content first"}),
+    # the 13th schedule change of the period on a profile that allows 12 per 24 h
+    "nak_max_changes_reached": (MT.NAK, {"code": 0x3D, "request_type": int(MT.SET_SCHEDULE),
+                                         "retry_after_ms": 14_400_000,
+                                         "detail": "12 rate changes in 24 h: next in 14400000 ms"}),
 }
