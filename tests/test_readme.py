@@ -253,6 +253,23 @@ def test_plugin_example_passes_with_a_reference_programmer(pytester: pytest.Pyte
     result.assert_outcomes(passed=len(re.findall(r"^def test_", text, re.MULTILINE)))
 
 
+@pytest.mark.slow
+def test_plugin_example_against_another_pump_skips_the_model_tests(
+        pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """As the README says: with --pump-url the same file runs against another pump, and the
+    tests that need the model (``virtual_pump``) are skipped."""
+    text = block_with("python", "from my_programmer import program_pump").text
+    needs_model = len(re.findall(r"^def test_\w+\([^)]*virtual_pump", text, re.MULTILINE))
+    tests = len(re.findall(r"^def test_", text, re.MULTILINE))
+    assert 0 < needs_model < tests
+    pytester.makepyfile(my_programmer=REFERENCE_PROGRAMMER, test_my_programmer=text)
+    with PumpsimProcess(["--url", "pty"], tmp_path / "sim.log") as sim:
+        result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-W",
+                                              "ignore::pytest.PytestAssertRewriteWarning",
+                                              "--pump-url", sim.device)
+    result.assert_outcomes(passed=tests - needs_model, skipped=needs_model)
+
+
 # --------------------------------------------------------------------- printed examples
 def test_safety_summary_is_what_the_suite_prints(monkeypatch: pytest.MonkeyPatch) -> None:
     from host_tools.safety import stats
