@@ -20,6 +20,8 @@ default, any :class:`firmware_sim.Profile` or profile name accepted):
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 from hypothesis import strategies as st
@@ -159,6 +161,16 @@ def patient_budget_ug(profile: ProfileLike, drug: str, concentration_ug_per_ml: 
     return (entry.hard_daily_limit_ug * PG_PER_UG - basal_pg) // PG_PER_UG
 
 
+def _multiples(lo: int, hi: int, step: int) -> st.SearchStrategy[int]:
+    """Durations (ms) in ``[lo, hi]`` that are multiples of ``step``: whole minutes where the
+    profile's step allows some in the range (readable examples), else any multiple of it."""
+    for unit in (math.lcm(step, MINUTE_MS), step):
+        first, last = -(-lo // unit), hi // unit
+        if first <= last:
+            return st.integers(first, last).map(lambda k, unit=unit: k * unit)
+    raise ValueError(f"no multiple of {step} ms lies in [{lo}, {hi}] ms")
+
+
 @st.composite
 def patient_settings(draw: st.DrawFn, profile: ProfileLike = None, *, drug: str | None = None,
                      concentration_ug_per_ml: int | None = None,
@@ -182,22 +194,24 @@ def patient_settings(draw: st.DrawFn, profile: ProfileLike = None, *, drug: str 
         hi_dose = min(hi_dose, budget)
         # the rate ceiling: one bolus within its duration on top of the plan's highest step
         room = p.max_rate_nl_per_day - max((r for _, r in steps or []), default=0)
-        hi_dose = min(hi_dose, room * p.patient_max_duration_ms // DAY_MS
+        longest = p.patient_max_duration_ms // p.patient_duration_step_ms \
+            * p.patient_duration_step_ms  # the longest duration on the profile's step
+        hi_dose = min(hi_dose, room * longest // DAY_MS
                       * concentration_ug_per_ml // PG_PER_UG)
         if hi_dose < lo_dose:
             raise ValueError("no patient bolus fits under the maximum rate")
     dose = draw(st.integers(lo_dose, hi_dose))
-    lo_min = p.patient_min_duration_ms // MINUTE_MS
+    lo_duration = p.patient_min_duration_ms
     if drug is not None and concentration_ug_per_ml is not None:
         hi_n = min(hi_n, budget // dose)
         volume = dose * PG_PER_UG // concentration_ug_per_ml
-        lo_min = max(lo_min, -(-volume * DAY_MS // (room * MINUTE_MS)))
+        lo_duration = max(lo_duration, -(-volume * DAY_MS // room))
     return {
         "patient_bolus_dose_ug": dose,
-        "patient_bolus_duration_ms": draw(st.integers(lo_min,
-                                                      p.patient_max_duration_ms // MINUTE_MS)) * MINUTE_MS,
-        "patient_lockout_ms": draw(st.integers(p.patient_min_lockout_ms // MINUTE_MS,
-                                               p.patient_max_lockout_ms // MINUTE_MS)) * MINUTE_MS,
+        "patient_bolus_duration_ms": draw(_multiples(lo_duration, p.patient_max_duration_ms,
+                                                     p.patient_duration_step_ms)),
+        "patient_lockout_ms": draw(_multiples(p.patient_min_lockout_ms, p.patient_max_lockout_ms,
+                                              p.patient_lockout_step_ms)),
         "patient_max_per_day": draw(st.integers(1, hi_n)),
     }
 

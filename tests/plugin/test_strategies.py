@@ -1,6 +1,8 @@
 """The shipped hypothesis strategies draw what they promise."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -97,3 +99,24 @@ def test_patient_settings_without_room_raise(data: st.DataObject) -> None:
     assert ips.patient_budget_ug(PROFILE, "ziconotide", 100, full) < 1
     with pytest.raises(ValueError, match="no patient bolus fits"):
         data.draw(ips.patient_settings(drug="ziconotide", concentration_ug_per_ml=100, steps=full))
+
+
+STEPPED = dataclasses.replace(PROFILE, name="stepped", patient_duration_step_ms=7 * 60_000,
+                              patient_lockout_step_ms=15 * 60_000)
+
+
+@FAST
+@given(st.data())
+def test_patient_settings_follow_the_profiles_step_resolution(data: st.DataObject) -> None:
+    """A profile whose duration and lockout come in steps (7 min, 15 min here) gets only
+    settings on those steps, and the pump accepts them."""
+    drug, conc = data.draw(ips.drugs(STEPPED))
+    steps = [(0, STEPPED.min_rate_nl_per_day)]
+    cfg = data.draw(ips.patient_settings(STEPPED, drug=drug, concentration_ug_per_ml=conc,
+                                         steps=steps))
+    assert cfg["patient_bolus_duration_ms"] % (7 * 60_000) == 0
+    assert cfg["patient_lockout_ms"] % (15 * 60_000) == 0
+    pump = Pump(STEPPED)
+    pump.program_therapy(drug, conc, schedule(steps))
+    pump.configure_patient_bolus(cfg["patient_bolus_dose_ug"], cfg["patient_bolus_duration_ms"],
+                                 cfg["patient_lockout_ms"], cfg["patient_max_per_day"])
