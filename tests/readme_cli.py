@@ -67,7 +67,9 @@ def resolve_click(group: click.Group, argv: tuple[str, ...]) -> click.Context:
     unknown options and bad or missing arguments raise click's usage errors."""
     ctx = group.make_context(argv[0], list(argv[1:]))
     while isinstance(ctx.command, click.Group):
-        rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        # click 8.2 keeps the subcommand's name in _protected_args, older versions without "_"
+        protected = getattr(ctx, "_protected_args", None)
+        rest = [*(ctx.protected_args if protected is None else protected), *ctx.args]
         if not rest:
             break
         name, command, rest = ctx.command.resolve_command(ctx, rest)
