@@ -78,6 +78,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pump-control", action="store", default=None, metavar="URL",
                     help="control URL of the --pump-url pump (pumpsim serve --control ... "
                          "--allow-reset): it is reset before each test that uses it")
+    # declared here, not in the conformance kit's conftest: `pytest --pyargs
+    # host_tools.conformance --pump-keys FILE` parses options before that conftest is loaded
+    group.addoption("--pump-keys", action="store", default=None, metavar="FILE",
+                    help="key file of the pump under test (the conformance kit, "
+                         "host_tools.conformance); default: the development keys")
 
 
 def pytest_configure(config: pytest.Config) -> None:

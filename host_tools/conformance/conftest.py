@@ -1,6 +1,7 @@
 """Fixtures of the conformance kit: ``wire`` (a raw host with a clinician session) on the pump
 under test (``--pump-url``; a fresh virtual pump when it is not given), keys from
-``--pump-keys FILE`` (the public development keys by default)."""
+``--pump-keys FILE`` (the public development keys by default; the option is declared by the
+intrapump pytest plugin)."""
 from __future__ import annotations
 
 import time
@@ -13,12 +14,6 @@ import hal
 from protocol import DEVELOPMENT_KEYS, MessageType as MT, Role, TherapyState
 
 from .wire import WireHost, ok
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("intrapump").addoption(
-        "--pump-keys", default=None, metavar="FILE",
-        help="key file of the pump under test (the conformance kit); default: development keys")
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,9 @@ class ControlFailed(click.ClickException):
 
 def _client(ctx: click.Context) -> "ControlClient":
     from .client import ControlClient
+    if not ctx.obj["url"]:  # checked here, not by click, so that `SUBCOMMAND --help` works
+        raise click.UsageError("Missing option '--url' (or $PUMPSIM_CONTROL): the control URL "
+                               "pumpsim serve printed", ctx)
     return ControlClient(ctx.obj["url"], token=ctx.obj["token"])
 
 
@@ -61,14 +64,14 @@ def _number(text: str) -> int | float:
 
 
 @click.group()
-@click.option("--url", envvar="PUMPSIM_CONTROL", required=True,
+@click.option("--url", envvar="PUMPSIM_CONTROL", default=None,
               help="the control URL pumpsim serve printed (default: $PUMPSIM_CONTROL)")
 @click.option("--token", envvar="PUMPSIM_CONTROL_TOKEN", default=None,
               help="bearer token (default: $PUMPSIM_CONTROL_TOKEN)")
 @click.option("--token-file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="file holding the bearer token")
 @click.pass_context
-def control(ctx: click.Context, url: str, token: str | None, token_file: str | None) -> None:
+def control(ctx: click.Context, url: str | None, token: str | None, token_file: str | None) -> None:
     """Drive a running pump through its control API (pumpsim serve --control)."""
     if token_file:
         token = Path(token_file).read_text(encoding="utf-8").strip()

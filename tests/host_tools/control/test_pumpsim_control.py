@@ -121,3 +121,16 @@ def test_bad_control_options_exit_2_with_one_line(args, words, capsys) -> None:
     assert exited.value.code == 2, err
     assert words in err and out == ""
     assert len(err.strip().splitlines()) == 1
+
+
+def test_control_subcommand_help_needs_no_url(monkeypatch) -> None:
+    """`pumpsim control SUBCOMMAND --help` prints the help without a control URL; running a
+    subcommand without one is a usage error (exit 2) that names the option."""
+    monkeypatch.delenv("PUMPSIM_CONTROL", raising=False)
+    run = CliRunner().invoke
+    helped = run(cli, ["control", "faults", "--help"])
+    assert helped.exit_code == 0, helped.output
+    assert "faults" in helped.output.lower()
+    missing = run(cli, ["control", "status"])
+    assert missing.exit_code == 2
+    assert "--url" in missing.output and "PUMPSIM_CONTROL" in missing.output
