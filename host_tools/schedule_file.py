@@ -315,7 +315,9 @@ def _build_step(name: str, line: int, cells: dict[str, tuple[str, int]], concent
     quantity_keys = [k for k in cells if k in NL_PER_DAY or k in UG_PER_DAY]
     unknown = [k for k in cells if k not in NL_PER_DAY and k not in UG_PER_DAY]
     if unknown:
-        raise ScheduleFileError(name, cells[unknown[0]][1], unknown[0], "unknown field")
+        known = ", ".join(["start", *NL_PER_DAY, *UG_PER_DAY])
+        raise ScheduleFileError(name, cells[unknown[0]][1], unknown[0],
+                                f"unknown field (a step has {known})")
     if len(quantity_keys) != 1:
         raise ScheduleFileError(name, line, "rate", "give exactly one rate or dose field per step")
     key = quantity_keys[0]

@@ -103,3 +103,15 @@ def test_file_concentration_other_than_the_pumps_is_refused_at_its_line(tmp_path
     # the same concentration as the pump's is accepted
     (plan,) = load_schedule_file(path, 10000)
     assert plan.steps[0].rate_nl_per_day == 500_000
+
+
+def test_an_unknown_step_field_names_the_fields_a_step_has(tmp_path):
+    """A step written with a field the format does not have (``rate: 1``) is refused at its line,
+    and the message lists the fields a step can have."""
+    path = tmp_path / "plan.yaml"
+    path.write_text('every_day:\n  - {start: "00:00", rate: 1}\n', encoding="utf-8")
+    with pytest.raises(ScheduleFileError) as err:
+        load_schedule_file(path, 10_000)
+    text = str(err.value)
+    assert "plan.yaml:2" in text and "rate" in text
+    assert "rate_ml_per_day" in text and "dose_mg_per_day" in text and "start" in text
