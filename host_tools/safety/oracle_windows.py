@@ -130,7 +130,10 @@ class OracleWindows:
         ``at_command``: after a command (which may have lowered the limit below the count)."""
         end = self.window_end()
         if end is not None and self.t >= end:
-            self.window = [self.t, 0]
+            # consecutive windows on the run clock (several may have passed while nothing
+            # flowed); a window a command made over (a shorter one) ends at the command
+            start, length = self.window[0], self.window_config()[0]  # type: ignore[index]
+            self.window = [self.t if at_command else start + (self.t - start) // length * length, 0]
             if self.keep_open:
                 self.keep_open = False
                 self.acc = 0
