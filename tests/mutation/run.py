@@ -37,10 +37,12 @@ MODULES: dict[str, list[str]] = {
         "tests/firmware_sim/test_limit_windows_mutants.py",
         "tests/firmware_sim/test_schedule_windows.py",
         "tests/firmware_sim/test_drug_limits.py",
+        "tests/firmware_sim/test_windows_oracle_findings.py",
     ],
     "firmware_sim.pump.windows": [
         "tests/firmware_sim/test_dose_window_mutants.py",
         "tests/firmware_sim/test_dose_windows.py",
+        "tests/firmware_sim/test_windows_oracle_findings.py",
     ],
     "firmware_sim.alarms": [
         "tests/firmware_sim/test_alarm_set.py",
@@ -49,6 +51,7 @@ MODULES: dict[str, list[str]] = {
         "tests/firmware_sim/test_threshold_rows.py",
         "tests/firmware_sim/test_reservoir_refill.py",
         "tests/firmware_sim/test_battery_faults_alarms.py",
+        "tests/firmware_sim/test_windows_oracle_findings.py",
     ],
     "protocol.frame": [
         "tests/protocol/test_frame.py",
