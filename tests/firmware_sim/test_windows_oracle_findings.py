@@ -128,3 +128,13 @@ def test_a_count_already_at_the_new_limit_falls_back_when_the_program_changes() 
     assert events_of(pump, "DOSE_WINDOW_END")[0].time_ms == HOUR_MS
     assert [e.time_ms for e in events_of(pump, "DOSE_WINDOW_LIMIT")][:2] == [
         50 * MINUTE_MS, HOUR_MS + 45 * MINUTE_MS]
+
+
+def test_at_the_edges_the_window_ends_and_the_limit_holds_at_the_change() -> None:
+    # exactly 1 h into the window: a 1 h window is over (and its 200 ug no longer count)
+    pump = _switched_at(HOUR_MS)
+    assert pump.dose_window == [HOUR_MS, 0] and not pump.keep_open
+    # exactly 150 ug counted (45 min at 200 ug an hour): the limit is reached
+    pump = _switched_at(45 * MINUTE_MS)
+    assert pump.dose_window == [0, 150_000_000] and pump.keep_open
+    assert [e.time_ms for e in events_of(pump, "DOSE_WINDOW_LIMIT")] == [45 * MINUTE_MS]
