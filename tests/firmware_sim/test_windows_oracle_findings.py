@@ -85,6 +85,9 @@ def test_the_segment_ends_where_the_old_drug_is_out_only_when_the_count_needs_it
     assert distance(_after_cancelled_bridge(hours=0), 250_000) is None  # no window counts
     assert distance(_after_cancelled_bridge(new_conc=12_000), 250_000) is None  # a weaker old
     assert distance(_after_cancelled_bridge(new_conc=10_001), 250_000) is None
+    same = _after_cancelled_bridge()
+    same.concentration_ug_per_ml = 10_000  # the old drug again: the count does not change
+    assert distance(same, 250_000) is None
     pump.stop()
     assert distance(pump, 250_000) is None  # nothing flows
     row.fire(pump)  # logs and changes nothing
