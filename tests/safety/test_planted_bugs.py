@@ -146,7 +146,7 @@ def test_replayed_frame_accepted_is_found(monkeypatch: pytest.MonkeyPatch) -> No
 WINDOW = make_machine(False, "DoseWindowHunt", force={"patient", "start"}, profile="ip20+windows",
                       only={"patient_bolus", "patient_bolus_near_window", "advance",
                             "advance_to_edge"})
-WINDOW_BUDGET = 20  # each planted window bug is found within about a dozen examples
+WINDOW_BUDGET = 15  # each planted window bug is found within about a dozen examples
 
 
 def test_window_limit_ignored_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
