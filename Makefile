@@ -37,7 +37,7 @@ trace: $(STAMP)
 # working directory mutants/<module>/ against its own quick tests (tests/mutation/run.py), one
 # mutant at a time; slow, never part of make test. MUTATE_MODULES=protocol.frame for one module.
 MUTATE_MODULES ?= firmware_sim.schedule firmware_sim.pump.limits firmware_sim.pump.windows \
-		firmware_sim.alarms firmware_sim.pump.thresholds protocol.frame protocol.session \
+		firmware_sim.pump.rate_changes firmware_sim.alarms firmware_sim.pump.thresholds protocol.frame protocol.session \
 		protocol.pump_layer protocol.host_layer protocol.backoff
 mutate: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,mutation]'

@@ -9,6 +9,7 @@ import pytest
 
 from firmware_sim import (DenialReason, ProfileError, Pump, Rejected, RejectCode, Schedule,
                           Storage, load_profile)
+from firmware_sim.pump.rate_changes import period_text
 from firmware_sim.schedule import Plan, Step
 from firmware_sim.enums import Weekday
 
@@ -220,3 +221,12 @@ def test_shipped_profiles_take_any_whole_ms() -> None:
     assert (pump.profile.patient_duration_step_ms, pump.profile.patient_lockout_step_ms) == (1, 1)
     pump.configure_patient_bolus(100, 60_001, 900_001, 24)
     assert pump.patient_bolus_config.duration_ms == 60_001
+
+
+@pytest.mark.parametrize("period_ms, text", [(86_400_000, "24 h"), (3_600_000, "1 h"),
+                                             (5_400_000, "90 min"), (60_000, "1 min"),
+                                             (1_500, "1500 ms"), (3_660_000, "61 min"),
+                                             (61_000, "61000 ms")])
+def test_the_refusal_names_the_period_in_the_largest_whole_unit(period_ms: int, text: str) -> None:
+    """MAX_CHANGES_REACHED's reason gives the period in whole hours, else whole minutes, else ms."""
+    assert period_text(period_ms) == text

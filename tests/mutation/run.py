@@ -44,6 +44,9 @@ MODULES: dict[str, list[str]] = {
         "tests/firmware_sim/test_dose_windows.py",
         "tests/firmware_sim/test_windows_oracle_findings.py",
     ],
+    "firmware_sim.pump.rate_changes": [
+        "tests/firmware_sim/test_programming_limits.py",
+    ],
     "firmware_sim.alarms": [
         "tests/firmware_sim/test_alarm_set.py",
     ],
