@@ -209,7 +209,9 @@ class DeliveryMixin(PumpCore):
         return dt, vol, ((basal(dt) + rem) % DAY_MS if delivering else rem), counted(dt)
 
     def _after_segment(self) -> None:
-        """Act on every threshold row that holds at the new run time, in table order."""
+        """Act on every threshold row that holds at the new run time, in table order (a dose
+        window left behind while nothing flowed is first brought up to now)."""
+        self._roll_window()  # type: ignore[attr-defined]
         for row in THRESHOLDS:
             d = row.distance(self, self.t_ms, self.reservoir_nl, self.delivered_nl,  # type: ignore[arg-type]
                              self.path_old_nl, self._window_counted_pg())

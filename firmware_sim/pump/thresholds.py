@@ -119,7 +119,9 @@ def _window_limit(p: "Pump", t: int, res: int, deliv: int, path: int,
 def _window_end(p: "Pump", t: int, res: int, deliv: int, path: int,
                 counted: int) -> int | None:
     win = p.dose_window
-    return None if win is None else win[0] + p._window_ms() - t
+    if win is None or not (p.keep_open or _delivering(p)):
+        return None  # nothing flows: the window is rolled by arithmetic (DoseWindowMixin)
+    return win[0] + p._window_ms() - t
 
 
 def _old_drug_out(p: "Pump", t: int, res: int, deliv: int, path: int,

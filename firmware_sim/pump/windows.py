@@ -58,6 +58,22 @@ class DoseWindowMixin(PumpCore):
                 and self.state in (S.INFUSING, S.BOLUS) and self.concentration_ug_per_ml:
             self._on_window_limit()
 
+    def _roll_window(self) -> None:
+        """Bring a window left behind up to the one the run clock is in, on the same grid.
+
+        While nothing flows (and no keep-open fallback runs) a window end counts nothing and
+        logs nothing, so the planner does not stop there (a stalled or empty pump would
+        otherwise take a segment per window end: 8,760 a year for a 1 h window); the window is
+        rolled by arithmetic instead at the end of every segment, before any row acts (so a
+        window is never behind when a command or an alarm looks at it), with the same result
+        as stopping at every end."""
+        win = self.dose_window
+        if win is None or self.keep_open:
+            return
+        length = self._window_ms()
+        if length and self.t_ms >= win[0] + length:
+            self.dose_window = [win[0] + (self.t_ms - win[0]) // length * length, 0]
+
     def _count_window(self, counted_nl: int) -> None:
         if self.dose_window is not None and counted_nl:
             self.dose_window[1] += counted_nl * self._limit_conc()

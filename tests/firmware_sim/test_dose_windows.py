@@ -66,3 +66,57 @@ def test_drugs_without_a_window_are_unchanged() -> None:
     assert pump.delivered_nl == RATE
     assert not events_of(pump, "DOSE_WINDOW_LIMIT")
     assert Pump.from_snapshot(pump.snapshot()).dose_window is None
+
+
+def _empty_for_a_month(step_ms: int) -> Pump:
+    """A windowed pump that runs dry 20 min into its first window (40,000 nL at 2.4 mL/day),
+    stays EMPTY for 30 days, crossed in steps of ``step_ms``, and is refilled at 30 d 7 min."""
+    pump = ready_pump(windowed(600), schedule=Schedule.constant(RATE), fill_nl=40_000)
+    end = 30 * DAY_MS + 7 * MINUTE_MS
+    t = pump.time_ms
+    while t < end:
+        t = min(t + step_ms, end)
+        pump.advance_to(t)
+    assert pump.state is TherapyState.EMPTY
+    pump.refill_begin()
+    pump.refill_withdrawn(0)
+    pump.refill_complete(10_000_000, 10_000)
+    return pump
+
+
+def test_an_empty_pump_does_not_stop_at_every_window_end_and_keeps_the_window_grid() -> None:
+    """Reproduction: a pump with a 1 h window that sat EMPTY for a month still took a segment
+    at each of its 720 window ends. Now the window is rolled by arithmetic while nothing flows,
+    with the same result as crossing the month hour by hour."""
+    jumped = _empty_for_a_month(31 * DAY_MS)
+    assert jumped.segments < 20, jumped.segments  # the month in a few segments, not 720
+    stepped = _empty_for_a_month(HOUR_MS)
+    assert jumped.dose_window == stepped.dose_window == [30 * DAY_MS, 0]  # on the hour grid
+    # delivering again, the window's limit comes at the same ms either way
+    assert jumped.state is TherapyState.INFUSING and stepped.state is TherapyState.INFUSING
+    assert jumped.next_event_ms() == stepped.next_event_ms()
+    for pump in (jumped, stepped):
+        pump.advance_to(30 * DAY_MS + 3 * HOUR_MS)
+    limits = [e.time_ms for e in events_of(jumped, "DOSE_WINDOW_LIMIT")]
+    assert limits and limits == [e.time_ms for e in events_of(stepped, "DOSE_WINDOW_LIMIT")]
+    assert limits[0] == 30 * DAY_MS + 43 * MINUTE_MS  # refilled at 7 min, 600 ug 36 min later
+    assert jumped.delivered_nl == stepped.delivered_nl
+
+
+def test_years_in_one_jump_leave_the_window_where_day_steps_do() -> None:
+    """An EMPTY windowed pump crossing its battery's life (refill due, ERI, end of service: rows
+    that act while the window is rolled by arithmetic) in one jump ends with the same window,
+    events and state as one crossing it a day at a time."""
+    def run(step_ms: int) -> Pump:
+        pump = ready_pump(windowed(600), schedule=Schedule.constant(RATE), fill_nl=40_000)
+        end = 7 * 365 * DAY_MS + 5 * MINUTE_MS
+        t = pump.time_ms
+        while t < end:
+            t = min(t + step_ms, end)
+            pump.advance_to(t)
+        return pump
+    jumped, stepped = run(8 * 365 * DAY_MS), run(DAY_MS)
+    assert jumped.dose_window == stepped.dose_window
+    assert jumped.state is stepped.state
+    assert [(e.time_ms, e.kind) for e in events_of(jumped)] == \
+        [(e.time_ms, e.kind) for e in events_of(stepped)]
