@@ -120,3 +120,13 @@ def test_years_in_one_jump_leave_the_window_where_day_steps_do() -> None:
     assert jumped.state is stepped.state
     assert [(e.time_ms, e.kind) for e in events_of(jumped)] == \
         [(e.time_ms, e.kind) for e in events_of(stepped)]
+
+
+def test_a_window_that_ends_while_nothing_flows_rolls_at_its_last_ms() -> None:
+    """Run dry 20 min into the first 1 h window: a run that ends exactly at the window's end
+    leaves the next window open, counting from that ms, as a run through it does."""
+    pump = ready_pump(windowed(600), schedule=Schedule.constant(RATE), fill_nl=40_000)
+    pump.advance_to(HOUR_MS - 1)
+    assert pump.state is TherapyState.EMPTY and pump.dose_window == [0, 40_000 * 10_000]
+    pump.advance_to(HOUR_MS)
+    assert pump.dose_window == [HOUR_MS, 0]
