@@ -100,10 +100,10 @@ class BolusMixin(PumpCore):
         so, the last clinician bolus), the daily maximum (rolling 24 h), a running bolus."""
         waits: dict[DenialReason, int] = {}
         hist = self.patient_history
-        starts = [s for s in (hist[-1] if hist else None, self.clinician_lockout_from_ms)
-                  if s is not None]
-        if starts and self.t_ms < max(starts) + cfg["lockout_ms"]:
-            waits[DenialReason.LOCKOUT] = max(starts) + cfg["lockout_ms"]
+        last = max((s for s in (hist[-1] if hist else None, self.clinician_lockout_from_ms)
+                    if s is not None), default=None)
+        if last is not None and self.t_ms < last + cfg["lockout_ms"]:
+            waits[DenialReason.LOCKOUT] = last + cfg["lockout_ms"]
         if len(hist) >= cfg["max_per_24h"]:
             waits[DenialReason.DAILY_MAXIMUM] = hist[-cfg["max_per_24h"]] + DAY_MS
         bol = self.bolus
